@@ -1,0 +1,260 @@
+// Package tcpconnect is the implementation shared by the tcpconnect and
+// tcpv4connect tools: one BPF program family (bpf/tcpconnect), one reader,
+// two output formats.
+package tcpconnect
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"net/netip"
+	"strconv"
+	"strings"
+	"unsafe"
+
+	bpf "github.com/bpfscope/bpfscope/bpf/tcpconnect"
+	"github.com/bpfscope/bpfscope/pkg/cli"
+	"github.com/bpfscope/bpfscope/pkg/loader"
+	"github.com/bpfscope/bpfscope/pkg/maps"
+)
+
+// Plan is the attach plan, best backend first.
+var Plan = loader.Plan{Backends: []loader.Backend{
+	{Name: "fentry", Needs: []loader.Feature{loader.Fentry}, Spec: bpf.LoadFentry},
+	{Name: "kprobe", Needs: []loader.Feature{loader.Kprobes}, Spec: bpf.LoadKprobe},
+	{Name: "tracepoint", Spec: bpf.LoadTracepoint},
+}}
+
+const (
+	afInet  = 2
+	afInet6 = 10
+)
+
+// maxPorts is MAX_PORTS in tcpconnect.h.
+const maxPorts = 64
+
+// Config is what the flags ask for.
+type Config struct {
+	PID       int
+	UID       int // -1: any
+	Ports     []uint16
+	Family    int // 0, afInet or afInet6
+	Timestamp bool
+	PrintUID  bool
+	LPort     bool
+	Count     bool
+	JSON      bool
+	Verbose   bool
+	Backend   string
+}
+
+// constants turns the config into the BPF side's const volatile values.
+func (c *Config) constants() map[string]any {
+	var ports [maxPorts]uint16
+	copy(ports[:], c.Ports)
+	return map[string]any{
+		"targ_tgid":        uint32(c.PID),
+		"filter_uid":       c.UID >= 0,
+		"targ_uid":         uint32(max(c.UID, 0)),
+		"targ_family":      uint16(c.Family),
+		"do_count":         c.Count,
+		"filter_ports_len": uint32(len(c.Ports)),
+		"filter_ports":     ports,
+	}
+}
+
+// ParsePorts parses -P's comma-separated list.
+func ParsePorts(s string) ([]uint16, error) {
+	var ports []uint16
+	for _, f := range strings.Split(s, ",") {
+		n, err := strconv.ParseUint(strings.TrimSpace(f), 10, 16)
+		if err != nil || n == 0 {
+			return nil, cli.Usagef("port %q in -P %q: want numbers 1-65535 separated by commas", f, s)
+		}
+		ports = append(ports, uint16(n))
+	}
+	if len(ports) > maxPorts {
+		return nil, cli.Usagef("-P lists %d ports: at most %d", len(ports), maxPorts)
+	}
+	return ports, nil
+}
+
+// Run loads, attaches and prints until ctx is done.
+func Run(ctx context.Context, env cli.Env, cfg Config, out Format) error {
+	obj, err := loader.Open(Plan, loader.Options{Backend: cfg.Backend, Constants: cfg.constants()})
+	if err != nil {
+		return err
+	}
+	defer obj.Close()
+	if cfg.Verbose {
+		for _, a := range obj.Attempts {
+			fmt.Fprintf(env.Stderr, "backend %s passed over: %v\n", a.Backend, a.Err)
+		}
+		fmt.Fprintf(env.Stderr, "backend %s, events through the %s\n", obj.Backend, map[bool]string{true: "ring buffer", false: "perf buffer"}[obj.RingBuf])
+	}
+
+	if cfg.Count {
+		return runCount(ctx, env, obj, cfg)
+	}
+
+	events, err := obj.OpenEvents(0)
+	if err != nil {
+		return err
+	}
+	p := &printer{w: env.Stdout, cfg: cfg, format: out}
+	if cfg.JSON {
+		fmt.Fprintln(env.Stderr, out.Banner)
+	} else {
+		if out.Banner != "" {
+			fmt.Fprintln(env.Stdout, out.Banner)
+		}
+		p.header()
+	}
+	lost := uint64(0)
+	err = events.Consume(ctx, func(data []byte) error {
+		var ev bpf.Event
+		if len(data) < int(unsafe.Sizeof(ev)) {
+			return fmt.Errorf("short event: %d bytes", len(data))
+		}
+		if _, err := binary.Decode(data, binary.NativeEndian, &ev); err != nil {
+			return fmt.Errorf("decode event: %w", err)
+		}
+		return p.event(&ev)
+	}, func(n uint64) {
+		lost += n
+		fmt.Fprintf(env.Stderr, "Possibly lost %d samples\n", n)
+	})
+	if n := events.Lost() - lost; n > 0 {
+		fmt.Fprintf(env.Stderr, "Possibly lost %d samples\n", n)
+	}
+	return err
+}
+
+func runCount(ctx context.Context, env cli.Env, obj *loader.Object, cfg Config) error {
+	fmt.Fprintln(env.Stderr, "Tracing connect ... Hit Ctrl-C to end")
+	<-ctx.Done()
+	entries, err := maps.ReadHash[bpf.CountKey, uint64](obj.Map("counts"), maps.Options{})
+	if err != nil {
+		return err
+	}
+	entries = maps.TopN(entries, 0, func(a, b maps.Entry[bpf.CountKey, uint64]) int {
+		if a.Value != b.Value {
+			return int64Cmp(b.Value, a.Value)
+		}
+		return bytes.Compare(a.Key.Daddr[:], b.Key.Daddr[:])
+	})
+	if cfg.JSON {
+		for _, e := range entries {
+			fmt.Fprintf(env.Stdout, `{"ip":%d,"saddr":%q,"daddr":%q,"dport":%d,"connects":%d}`+"\n",
+				ipVersion(e.Key.Af), addr(e.Key.Af, e.Key.Saddr), addr(e.Key.Af, e.Key.Daddr), e.Key.Dport, e.Value)
+		}
+		return nil
+	}
+	fmt.Fprintf(env.Stdout, "\n%-25s %-25s %-20s %-10s\n", "LADDR", "RADDR", "RPORT", "CONNECTS")
+	for _, e := range entries {
+		fmt.Fprintf(env.Stdout, "%-25s %-25s %-20d %-10d\n", addr(e.Key.Af, e.Key.Saddr), addr(e.Key.Af, e.Key.Daddr), e.Key.Dport, e.Value)
+	}
+	return nil
+}
+
+func int64Cmp(a, b uint64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+func ipVersion(af uint16) int {
+	if af == afInet6 {
+		return 6
+	}
+	return 4
+}
+
+func addr(af uint16, b [16]uint8) string {
+	if af == afInet6 {
+		return netip.AddrFrom16(b).String()
+	}
+	return netip.AddrFrom4([4]byte(b[:4])).String()
+}
+
+func comm(c [16]int8) string {
+	b := make([]byte, 0, len(c))
+	for _, ch := range c {
+		if ch == 0 {
+			break
+		}
+		b = append(b, byte(ch))
+	}
+	return string(b)
+}
+
+// Format is one tool's output layout.
+type Format struct {
+	Banner string // printed before the header, "" for none
+	IPCol  bool   // tcpconnect's IP column
+	PIDW   int    // PID column width: 6 (tcpv4connect) or 7 (tcpconnect)
+	PortW  int    // DPORT column width
+}
+
+type printer struct {
+	w       io.Writer
+	cfg     Config
+	format  Format
+	firstTS uint64
+}
+
+func (p *printer) header() {
+	var b strings.Builder
+	if p.cfg.Timestamp {
+		fmt.Fprintf(&b, "%-9s", "TIME(s)")
+	}
+	if p.cfg.PrintUID {
+		fmt.Fprintf(&b, "%-6s", "UID")
+	}
+	fmt.Fprintf(&b, "%-*s %-12s ", p.format.PIDW, "PID", "COMM")
+	if p.format.IPCol {
+		fmt.Fprintf(&b, "%-2s ", "IP")
+	}
+	fmt.Fprintf(&b, "%-16s ", "SADDR")
+	if p.cfg.LPort {
+		fmt.Fprintf(&b, "%-6s ", "LPORT")
+	}
+	fmt.Fprintf(&b, "%-16s %-*s", "DADDR", p.format.PortW, "DPORT")
+	fmt.Fprintln(p.w, b.String())
+}
+
+func (p *printer) event(ev *bpf.Event) error {
+	if p.firstTS == 0 {
+		p.firstTS = ev.TsNs
+	}
+	secs := float64(ev.TsNs-p.firstTS) / 1e9
+	if p.cfg.JSON {
+		_, err := fmt.Fprintf(p.w, `{"time":%.6f,"pid":%d,"tid":%d,"comm":%q,"uid":%d,"ip":%d,"saddr":%q,"lport":%d,"daddr":%q,"dport":%d}`+"\n",
+			secs, ev.Pid, ev.Tid, comm(ev.Comm), ev.Uid, ipVersion(ev.Af), addr(ev.Af, ev.Saddr), ev.Lport, addr(ev.Af, ev.Daddr), ev.Dport)
+		return err
+	}
+	var b strings.Builder
+	if p.cfg.Timestamp {
+		fmt.Fprintf(&b, "%-9.3f", secs)
+	}
+	if p.cfg.PrintUID {
+		fmt.Fprintf(&b, "%-6d", ev.Uid)
+	}
+	fmt.Fprintf(&b, "%-*d %-12.12s ", p.format.PIDW, ev.Pid, comm(ev.Comm))
+	if p.format.IPCol {
+		fmt.Fprintf(&b, "%-2d ", ipVersion(ev.Af))
+	}
+	fmt.Fprintf(&b, "%-16s ", addr(ev.Af, ev.Saddr))
+	if p.cfg.LPort {
+		fmt.Fprintf(&b, "%-6d ", ev.Lport)
+	}
+	fmt.Fprintf(&b, "%-16s %-*d", addr(ev.Af, ev.Daddr), p.format.PortW, ev.Dport)
+	_, err := fmt.Fprintln(p.w, b.String())
+	return err
+}
