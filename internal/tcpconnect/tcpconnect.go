@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/netip"
@@ -105,7 +106,7 @@ func Run(ctx context.Context, env cli.Env, cfg Config, out Format) error {
 	}
 	p := &printer{w: env.Stdout, cfg: cfg, format: out}
 	if cfg.JSON {
-		fmt.Fprintln(env.Stderr, out.Banner)
+		fmt.Fprintln(env.Stderr, readyBanner)
 	} else {
 		if out.Banner != "" {
 			fmt.Fprintln(env.Stdout, out.Banner)
@@ -132,8 +133,11 @@ func Run(ctx context.Context, env cli.Env, cfg Config, out Format) error {
 	return err
 }
 
+// readyBanner is bcc's banner; it goes to stderr where stdout is data only.
+const readyBanner = "Tracing connect ... Hit Ctrl-C to end"
+
 func runCount(ctx context.Context, env cli.Env, obj *loader.Object, cfg Config) error {
-	fmt.Fprintln(env.Stderr, "Tracing connect ... Hit Ctrl-C to end")
+	fmt.Fprintln(env.Stderr, readyBanner)
 	<-ctx.Done()
 	entries, err := maps.ReadHash[bpf.CountKey, uint64](obj.Map("counts"), maps.Options{})
 	if err != nil {
@@ -146,9 +150,12 @@ func runCount(ctx context.Context, env cli.Env, obj *loader.Object, cfg Config) 
 		return bytes.Compare(a.Key.Daddr[:], b.Key.Daddr[:])
 	})
 	if cfg.JSON {
+		enc := json.NewEncoder(env.Stdout)
 		for _, e := range entries {
-			fmt.Fprintf(env.Stdout, `{"ip":%d,"saddr":%q,"daddr":%q,"dport":%d,"connects":%d}`+"\n",
-				ipVersion(e.Key.Af), addr(e.Key.Af, e.Key.Saddr), addr(e.Key.Af, e.Key.Daddr), e.Key.Dport, e.Value)
+			err := enc.Encode(CountRecord{ipVersion(e.Key.Af), addr(e.Key.Af, e.Key.Saddr), addr(e.Key.Af, e.Key.Daddr), e.Key.Dport, e.Value})
+			if err != nil {
+				return err
+			}
 		}
 		return nil
 	}
@@ -194,6 +201,29 @@ func comm(c [16]int8) string {
 	return string(b)
 }
 
+// Record is the --json form of one connect.
+type Record struct {
+	Time  float64 `json:"time"` // seconds since the first event
+	PID   uint32  `json:"pid"`
+	TID   uint32  `json:"tid"`
+	Comm  string  `json:"comm"`
+	UID   uint32  `json:"uid"`
+	IP    int     `json:"ip"`
+	Saddr string  `json:"saddr"`
+	Lport uint16  `json:"lport"`
+	Daddr string  `json:"daddr"`
+	Dport uint16  `json:"dport"`
+}
+
+// CountRecord is the --json form of one -c line.
+type CountRecord struct {
+	IP       int    `json:"ip"`
+	Saddr    string `json:"saddr"`
+	Daddr    string `json:"daddr"`
+	Dport    uint16 `json:"dport"`
+	Connects uint64 `json:"connects"`
+}
+
 // Format is one tool's output layout.
 type Format struct {
 	Banner string // printed before the header, "" for none
@@ -235,9 +265,10 @@ func (p *printer) event(ev *bpf.Event) error {
 	}
 	secs := float64(ev.TsNs-p.firstTS) / 1e9
 	if p.cfg.JSON {
-		_, err := fmt.Fprintf(p.w, `{"time":%.6f,"pid":%d,"tid":%d,"comm":%q,"uid":%d,"ip":%d,"saddr":%q,"lport":%d,"daddr":%q,"dport":%d}`+"\n",
-			secs, ev.Pid, ev.Tid, comm(ev.Comm), ev.Uid, ipVersion(ev.Af), addr(ev.Af, ev.Saddr), ev.Lport, addr(ev.Af, ev.Daddr), ev.Dport)
-		return err
+		return json.NewEncoder(p.w).Encode(Record{
+			Time: secs, PID: ev.Pid, TID: ev.Tid, Comm: comm(ev.Comm), UID: ev.Uid, IP: ipVersion(ev.Af),
+			Saddr: addr(ev.Af, ev.Saddr), Lport: ev.Lport, Daddr: addr(ev.Af, ev.Daddr), Dport: ev.Dport,
+		})
 	}
 	var b strings.Builder
 	if p.cfg.Timestamp {
