@@ -137,7 +137,11 @@ func Run(ctx context.Context, env cli.Env, cfg Config, out Format) error {
 const readyBanner = "Tracing connect ... Hit Ctrl-C to end"
 
 func runCount(ctx context.Context, env cli.Env, obj *loader.Object, cfg Config) error {
-	fmt.Fprintln(env.Stderr, readyBanner)
+	if cfg.JSON {
+		fmt.Fprintln(env.Stderr, readyBanner)
+	} else {
+		fmt.Fprintln(env.Stdout, readyBanner)
+	}
 	<-ctx.Done()
 	entries, err := maps.ReadHash[bpf.CountKey, uint64](obj.Map("counts"), maps.Options{})
 	if err != nil {

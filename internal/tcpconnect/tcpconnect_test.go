@@ -407,7 +407,7 @@ func TestCountText(t *testing.T) {
 	kerneltest.Root(t)
 	p := newPeers(t)
 	tl := kerneltest.StartTool(t, "tcpconnect", "-c", "-P", strconv.Itoa(int(portOf(p.open4))))
-	tl.WaitStderr(readyBanner, readyTimeout)
+	tl.WaitStdout(readyBanner, readyTimeout)
 	for range 3 {
 		dial(p.open4)
 	}
@@ -415,7 +415,7 @@ func TestCountText(t *testing.T) {
 	if code := tl.Stop(syscall.SIGTERM); code != 0 {
 		t.Fatalf("exit %d\n%s", code, tl.Stderr())
 	}
-	want := fmt.Sprintf("\n%-25s %-25s %-20s %-10s\n%-25s %-25s %-20d %-10d\n", "LADDR", "RADDR", "RPORT", "CONNECTS", "127.0.0.1", "127.0.0.1", portOf(p.open4), 3)
+	want := readyBanner + fmt.Sprintf("\n\n%-25s %-25s %-20s %-10s\n%-25s %-25s %-20d %-10d\n", "LADDR", "RADDR", "RPORT", "CONNECTS", "127.0.0.1", "127.0.0.1", portOf(p.open4), 3)
 	if tl.Stdout() != want {
 		t.Errorf("stdout:\n%q\nwant:\n%q", tl.Stdout(), want)
 	}

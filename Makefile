@@ -1,0 +1,49 @@
+# bpfscope: eBPF tracing tools in Go, in the line of bcc.
+GO       ?= go
+PREFIX   ?= /usr/local
+BINDIR   ?= $(PREFIX)/sbin
+# Pinned compiler, so that `make generate` reproduces the committed objects
+# byte for byte (Debian 12's clang 14; scripts/install-deps.sh installs it).
+export BPF2GO_CC    ?= clang-14
+export BPF2GO_STRIP ?= llvm-strip-14
+# Kernel tests skip without root or a kernel feature; with
+# BPFSCOPE_TEST_STRICT=1 such a skip fails, except for the features listed in
+# BPFSCOPE_TEST_ABSENT, which this machine kind's kernel (6.18, see
+# ../shared/kernel-facts.md) lacks.
+export BPFSCOPE_TEST_ABSENT ?= kprobes,fentry,kprobe_multi
+JOBS     ?= $(shell nproc)
+
+TOOLS := $(notdir $(wildcard tools/*))
+
+.PHONY: all generate build test install bench vmtest vmlinux clean
+
+all: build
+
+# Regenerate every bpf2go output (the .o and .go files under bpf/ are
+# committed, so `go build` needs nothing but Go). Packages run in parallel.
+generate:
+	$(GO) list ./bpf/... | xargs -P $(JOBS) -n 1 $(GO) generate
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -o bin/ ./tools/...
+
+test:
+	$(GO) test -count=1 -timeout 15m ./...
+
+install: build
+	install -d $(DESTDIR)$(BINDIR)
+	install -m 0755 $(addprefix bin/,$(TOOLS)) $(DESTDIR)$(BINDIR)/
+
+bench: build
+	scripts/bench/run.sh
+
+vmtest:
+	scripts/vmtest/run.sh
+
+# vmlinux.h is generated from the running kernel's BTF; it is committed and
+# only regenerated on purpose.
+vmlinux:
+	bpftool btf dump file /sys/kernel/btf/vmlinux format c > bpf/include/vmlinux.h
+
+clean:
+	rm -rf bin
