@@ -1,9 +1,16 @@
 //go:build ignore
 
 // SPDX-License-Identifier: GPL-2.0
-/* Test object for pkg/loader: a kprobe on a function no kernel has. */
+/* Test object for pkg/loader: a tracepoint that attaches, then a kprobe on a
+ * function no kernel has: Open must undo the first when the second fails. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
+
+SEC("tracepoint/syscalls/sys_enter_getpgid")
+int attaches(void *ctx)
+{
+	return 0;
+}
 
 SEC("kprobe/bpfscope_no_such_function")
 int missing(void *ctx)

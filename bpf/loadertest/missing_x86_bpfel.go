@@ -16,7 +16,8 @@ import (
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	MissingProgMissing = "missing"
+	MissingProgAttaches = "attaches"
+	MissingProgMissing  = "missing"
 )
 
 // LoadMissing returns the embedded CollectionSpec for Missing.
@@ -61,7 +62,8 @@ type MissingSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type MissingProgramSpecs struct {
-	Missing *ebpf.ProgramSpec `ebpf:"missing"`
+	Attaches *ebpf.ProgramSpec `ebpf:"attaches"`
+	Missing  *ebpf.ProgramSpec `ebpf:"missing"`
 }
 
 // MissingMapSpecs contains maps before they are loaded into the kernel.
@@ -112,11 +114,13 @@ type MissingVariables struct {
 //
 // It can be passed to LoadMissingObjects or ebpf.CollectionSpec.LoadAndAssign.
 type MissingPrograms struct {
-	Missing *ebpf.Program `ebpf:"missing"`
+	Attaches *ebpf.Program `ebpf:"attaches"`
+	Missing  *ebpf.Program `ebpf:"missing"`
 }
 
 func (p *MissingPrograms) Close() error {
 	return _MissingClose(
+		p.Attaches,
 		p.Missing,
 	)
 }

@@ -223,6 +223,27 @@ func TestFallback(t *testing.T) {
 	}
 }
 
+// TestPartialAttach checks that a backend whose second program fails to
+// attach leaves nothing behind: Open undoes the first.
+func TestPartialAttach(t *testing.T) {
+	kerneltest.Root(t)
+	before, err := kerneltest.HeldBy(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	partial := loader.Backend{Name: "partial", Spec: loadertest.LoadMissing} // no Needs: attach is tried
+	if _, err := loader.Open(loader.Plan{Backends: []loader.Backend{partial}}, loader.Options{Backend: "partial"}); err == nil {
+		t.Fatal("Open succeeded with a kprobe on a missing symbol")
+	}
+	after, err := kerneltest.HeldBy(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(after.Programs) != len(before.Programs) || len(after.Links) != len(before.Links) || after.Perf != before.Perf {
+		t.Errorf("after a failed Open the process holds %+v, before %+v", after, before)
+	}
+}
+
 func TestForcedBackend(t *testing.T) {
 	kerneltest.Root(t)
 	plan := loader.Plan{Backends: []loader.Backend{missing, good}}
