@@ -6,11 +6,13 @@ set -euo pipefail
 # clang-14, llvm-14, libbpf-dev: make generate (bpf2go, BPF headers)
 # bpftool: make vmlinux
 # qemu-system-x86, cpio, xz-utils, zstd: make vmtest (Debian kernels under TCG)
+# systemtap-sdt-dev, g++: rebuilding the USDT test binaries (pkg/usdt/testdata/build.sh)
 packages=(
 	clang-14 llvm-14 libbpf-dev
 	bpftool
 	qemu-system-x86 cpio xz-utils zstd
 	iproute2 ca-certificates
+	systemtap-sdt-dev g++
 )
 
 missing=()

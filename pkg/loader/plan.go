@@ -75,6 +75,9 @@ func Open(p Plan, opts Options) (*Object, error) {
 	if err := CheckBTF(); err != nil {
 		return nil, err
 	}
+	if err := removeMemlock(); err != nil {
+		return nil, err
+	}
 
 	if opts.Backend != "" {
 		b, ok := p.backend(opts.Backend)
