@@ -12,7 +12,6 @@ import (
 	"strings"
 	"unsafe"
 
-
 	bpf "github.com/bpfscope/bpfscope/bpf/kvm"
 	"github.com/bpfscope/bpfscope/internal/kvm"
 	"github.com/bpfscope/bpfscope/internal/kvmexit"
