@@ -6,6 +6,9 @@
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 
+/* The same constants as good.bpf.c, so that both take one Options. */
+const volatile __u32 targ_tgid = 0;
+
 SEC("tracepoint/syscalls/sys_enter_getpgid")
 int attaches(void *ctx)
 {

@@ -18,6 +18,7 @@ import (
 const (
 	MissingProgAttaches = "attaches"
 	MissingProgMissing  = "missing"
+	MissingVarTargTgid  = "targ_tgid"
 )
 
 // LoadMissing returns the embedded CollectionSpec for Missing.
@@ -76,6 +77,7 @@ type MissingMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type MissingVariableSpecs struct {
+	TargTgid *ebpf.VariableSpec `ebpf:"targ_tgid"`
 }
 
 // MissingObjects contains all objects after they have been loaded into the kernel.
@@ -108,6 +110,7 @@ func (m *MissingMaps) Close() error {
 //
 // It can be passed to LoadMissingObjects or ebpf.CollectionSpec.LoadAndAssign.
 type MissingVariables struct {
+	TargTgid *ebpf.Variable `ebpf:"targ_tgid"`
 }
 
 // MissingPrograms contains all programs after they have been loaded into the kernel.
