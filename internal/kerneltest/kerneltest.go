@@ -17,6 +17,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cilium/ebpf/rlimit"
+
 	"github.com/bpfscope/bpfscope/pkg/loader"
 )
 
@@ -51,6 +53,11 @@ func Root(t testing.TB) {
 	}
 	if err := loader.CheckBTF(); err != nil {
 		skip(t, "kernel test needs BTF: %v", err)
+	}
+	// Tests create maps outside pkg/loader too; before 5.11 those count
+	// against RLIMIT_MEMLOCK.
+	if err := rlimit.RemoveMemlock(); err != nil {
+		t.Fatalf("raise memlock limit: %v", err)
 	}
 }
 

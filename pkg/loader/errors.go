@@ -3,6 +3,8 @@ package loader
 import (
 	"errors"
 	"fmt"
+	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/cilium/ebpf"
@@ -60,11 +62,36 @@ func asVerifierError(err error) error {
 		return err
 	}
 	prog := programName(err)
-	log := ve.Log
-	if len(log) > verifierLogLines {
-		log = log[len(log)-verifierLogLines:]
+	return &VerifierError{Program: prog, Log: verifierTail(ve.Log), Err: err}
+}
+
+// reasonLine matches the lines in which verifiers state why they refuse.
+var reasonLine = regexp.MustCompile(`(?i)invalid|unknown|not allowed|out of bounds|unreleased|expected|unbounded|too (large|many|complex)|^error`)
+
+// verifierTail keeps the last lines of a verifier log, without the trailing
+// statistics, and the last line stating a reason if that is further up
+// (newer kernels follow it with an annotated listing and a suggestion).
+func verifierTail(log []string) []string {
+	for len(log) > 0 {
+		l := strings.TrimSpace(log[len(log)-1])
+		if l != "" && !strings.HasPrefix(l, "processed ") && !strings.HasPrefix(l, "verification time") && !strings.HasPrefix(l, "stack depth") {
+			break
+		}
+		log = log[:len(log)-1]
 	}
-	return &VerifierError{Program: prog, Log: log, Err: err}
+	if len(log) <= verifierLogLines {
+		return log
+	}
+	tail := log[len(log)-verifierLogLines:]
+	for i := len(log) - verifierLogLines - 1; i >= 0; i-- {
+		if reasonLine.MatchString(strings.TrimSpace(log[i])) {
+			if !slices.ContainsFunc(tail, reasonLine.MatchString) {
+				tail = append([]string{log[i], "..."}, tail[2:]...)
+			}
+			break
+		}
+	}
+	return tail
 }
 
 // programName digs the program name out of cilium/ebpf's "program NAME: ..."

@@ -58,3 +58,15 @@ func FuzzParseKallsyms(f *testing.F) {
 		}
 	})
 }
+
+func TestVerifierTail(t *testing.T) {
+	log := []string{"0: (b7) r1 = 0", "R0 invalid mem access 'map_value_or_null'", "a", "b", "c", "d", "e", "f", "g", "h", "i", "", "processed 7 insns"}
+	got := verifierTail(log)
+	if len(got) != verifierLogLines || got[0] != log[1] || got[len(got)-1] != "i" {
+		t.Errorf("verifierTail = %q", got)
+	}
+	short := verifierTail([]string{"x", "R1 invalid", "processed 1 insns"})
+	if len(short) != 2 || short[1] != "R1 invalid" {
+		t.Errorf("verifierTail(short) = %q", short)
+	}
+}
