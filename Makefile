@@ -37,8 +37,17 @@ install: build
 bench: build
 	scripts/bench/run.sh
 
+# The kernel matrix runs the packages whose attach paths differ between
+# kernels (kprobe, fentry, tracepoint and uprobe backends); then the KVM tools'
+# tests in a 6.1 guest that runs the test guest nested (TCG emulates AMD SVM).
+# PKGS=./... runs everything (much longer under TCG).
+VMTEST_PKGS ?= ./pkg/loader ./pkg/maps ./internal/tcpconnect ./pkg/uprobe ./pkg/usdt
+VMTEST_KVM_PKGS ?= ./internal/kvm ./internal/kvmguest ./internal/kvmexit ./internal/kvmtrace
 vmtest:
-	scripts/vmtest/run.sh
+	PKGS="$${PKGS:-$(VMTEST_PKGS)}" VMTEST_PARALLEL=$${VMTEST_PARALLEL:-2} scripts/vmtest/run.sh
+	[ -n "$$PKGS" ] || KERNELS=6.1 PKGS="$(VMTEST_KVM_PKGS)" VMTEST_SMP=1 \
+		VMTEST_MODULES=irqbypass,kvm,ccp,kvm-amd \
+		VMTEST_APPEND=bpfscope.env.BPFSCOPE_TEST_KVM=kvm,kvm_exit scripts/vmtest/run.sh
 
 # vmlinux.h is generated from the running kernel's BTF; it is committed and
 # only regenerated on purpose.
