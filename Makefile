@@ -41,7 +41,8 @@ bench: build
 # kernels (kprobe, fentry, tracepoint and uprobe backends); then the KVM tools'
 # tests in a 6.1 guest that runs the test guest nested (TCG emulates AMD SVM).
 # PKGS=./... runs everything (much longer under TCG).
-VMTEST_PKGS ?= ./pkg/loader ./pkg/maps ./internal/tcpconnect ./pkg/uprobe ./pkg/usdt
+VMTEST_PKGS ?= ./pkg/loader ./pkg/maps ./internal/tcpconnect ./pkg/uprobe ./pkg/usdt \
+	./pkg/compiler ./internal/argdist
 VMTEST_KVM_PKGS ?= ./internal/kvm ./internal/kvmguest ./internal/kvmexit ./internal/kvmtrace
 vmtest:
 	PKGS="$${PKGS:-$(VMTEST_PKGS)}" VMTEST_PARALLEL=$${VMTEST_PARALLEL:-2} scripts/vmtest/run.sh
