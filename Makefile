@@ -43,12 +43,15 @@ bench: build
 # PKGS=./... runs everything (much longer under TCG).
 VMTEST_PKGS ?= ./pkg/loader ./pkg/maps ./internal/tcpconnect ./pkg/uprobe ./pkg/usdt \
 	./pkg/compiler ./internal/argdist
+# cpudist's accuracy tests on every backend, kprobe included, on one kernel.
+VMTEST_CPUDIST_RUN ?= TestOnCPUTotal|TestOffCPUBuckets|TestSignals
 VMTEST_KVM_PKGS ?= ./internal/kvm ./internal/kvmguest ./internal/kvmexit ./internal/kvmtrace
 vmtest:
 	PKGS="$${PKGS:-$(VMTEST_PKGS)}" VMTEST_PARALLEL=$${VMTEST_PARALLEL:-2} scripts/vmtest/run.sh
 	[ -n "$$PKGS" ] || KERNELS=6.1 PKGS="$(VMTEST_KVM_PKGS)" VMTEST_SMP=1 \
 		VMTEST_MODULES=irqbypass,kvm,ccp,kvm-amd \
 		VMTEST_APPEND=bpfscope.env.BPFSCOPE_TEST_KVM=kvm,kvm_exit scripts/vmtest/run.sh
+	[ -n "$$PKGS" ] || KERNELS=6.12 PKGS=./internal/cpudist RUN='$(VMTEST_CPUDIST_RUN)' scripts/vmtest/run.sh
 
 # vmlinux.h is generated from the running kernel's BTF; it is committed and
 # only regenerated on purpose.
