@@ -5,18 +5,17 @@ package kvmtrace
 
 import (
 	"context"
-	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
-	"unsafe"
 
 	bpf "github.com/bpfscope/bpfscope/bpf/kvm"
 	"github.com/bpfscope/bpfscope/internal/kvm"
 	"github.com/bpfscope/bpfscope/internal/kvmexit"
 	"github.com/bpfscope/bpfscope/pkg/cli"
 	"github.com/bpfscope/bpfscope/pkg/loader"
+	"github.com/bpfscope/bpfscope/pkg/maps"
 )
 
 // Plan is the attach plan: classic tracepoints only (see bpf/kvm).
@@ -136,23 +135,7 @@ func Run(ctx context.Context, env cli.Env, cfg Config) error {
 		fmt.Fprintln(env.Stdout, banner)
 		p.header()
 	}
-	var lost uint64
-	err = stream.Consume(ctx, func(data []byte) error {
-		var ev bpf.Event
-		if len(data) < int(unsafe.Sizeof(ev)) {
-			return fmt.Errorf("short event: %d bytes", len(data))
-		}
-		if _, err := binary.Decode(data, binary.NativeEndian, &ev); err != nil {
-			return fmt.Errorf("decode event: %w", err)
-		}
-		return p.event(&ev)
-	}, func(n uint64) {
-		lost += n
-		fmt.Fprintf(env.Stderr, "Possibly lost %d samples\n", n)
-	})
-	if n := stream.Lost() - lost; n > 0 {
-		fmt.Fprintf(env.Stderr, "Possibly lost %d samples\n", n)
-	}
+	err = maps.ConsumeEvents(ctx, stream, func(ev *bpf.Event) error { return p.event(ev) }, cli.LostPrinter(env.Stderr))
 	if cfg.Userspace && p.seen[evExit] == 0 && p.seen[evUserspace] > 0 {
 		fmt.Fprintf(env.Stderr, "kvmtrace: vCPUs ran (%d exits to userspace) but kvm:kvm_exit never fired: this KVM backend (e.g. PVM) does not report VM exits\n", p.seen[evUserspace])
 	}

@@ -6,14 +6,12 @@ package tcpconnect
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/netip"
 	"strconv"
 	"strings"
-	"unsafe"
 
 	bpf "github.com/bpfscope/bpfscope/bpf/tcpconnect"
 	"github.com/bpfscope/bpfscope/pkg/cli"
@@ -113,23 +111,7 @@ func Run(ctx context.Context, env cli.Env, cfg Config, out Format) error {
 		}
 		p.header()
 	}
-	lost := uint64(0)
-	err = events.Consume(ctx, func(data []byte) error {
-		var ev bpf.Event
-		if len(data) < int(unsafe.Sizeof(ev)) {
-			return fmt.Errorf("short event: %d bytes", len(data))
-		}
-		if _, err := binary.Decode(data, binary.NativeEndian, &ev); err != nil {
-			return fmt.Errorf("decode event: %w", err)
-		}
-		return p.event(&ev)
-	}, func(n uint64) {
-		lost += n
-		fmt.Fprintf(env.Stderr, "Possibly lost %d samples\n", n)
-	})
-	if n := events.Lost() - lost; n > 0 {
-		fmt.Fprintf(env.Stderr, "Possibly lost %d samples\n", n)
-	}
+	err = maps.ConsumeEvents(ctx, events, func(ev *bpf.Event) error { return p.event(ev) }, cli.LostPrinter(env.Stderr))
 	return err
 }
 

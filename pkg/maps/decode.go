@@ -1,0 +1,41 @@
+package maps
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+)
+
+// ConsumeEvents is Consume for streams of fixed-size records of type T
+// (usually a bpf2go-generated struct): each sample is decoded into a T and
+// handed to onEvent. Losses go to onLost, including those the stream counted
+// but had not yet reported when it stopped.
+func ConsumeEvents[T any](ctx context.Context, s *EventStream, onEvent func(*T) error, onLost func(n uint64)) error {
+	var (
+		ev       T
+		size     = binary.Size(ev)
+		reported uint64
+	)
+	if size < 0 {
+		return fmt.Errorf("event type %T has no fixed size", ev)
+	}
+	lost := func(n uint64) {
+		reported += n
+		if onLost != nil {
+			onLost(n)
+		}
+	}
+	err := s.Consume(ctx, func(data []byte) error {
+		if len(data) < size {
+			return fmt.Errorf("short event: %d bytes, want %d", len(data), size)
+		}
+		if _, err := binary.Decode(data, binary.NativeEndian, &ev); err != nil {
+			return fmt.Errorf("decode event: %w", err)
+		}
+		return onEvent(&ev)
+	}, lost)
+	if n := s.Lost() - reported; n > 0 {
+		lost(n)
+	}
+	return err
+}
