@@ -73,7 +73,7 @@ func (r *reporter) read() ([]Section, error) {
 	}
 	sections := make([]Section, 0, len(entries))
 	for _, e := range entries {
-		s := Section{ID: e.Key, Comm: cString(e.Value.Comm[:]), Buckets: e.Value.Slots[:], TotalNs: e.Value.TotalNs}
+		s := Section{ID: e.Key, Comm: maps.CString(e.Value.Comm[:]), Buckets: e.Value.Slots[:], TotalNs: e.Value.TotalNs}
 		for _, n := range s.Buckets {
 			s.Count += n
 		}
@@ -268,15 +268,4 @@ func (r *reporter) writeJSON(now time.Time, sections []Section) error {
 	}
 	_, err = fmt.Fprintf(r.env.Stdout, "%s\n", b)
 	return err
-}
-
-func cString(c []int8) string {
-	b := make([]byte, 0, len(c))
-	for _, ch := range c {
-		if ch == 0 {
-			break
-		}
-		b = append(b, byte(ch))
-	}
-	return string(b)
 }

@@ -179,17 +179,6 @@ func (p *printer) header() {
 	fmt.Fprintln(p.w, strings.TrimRight(fmt.Sprintf(lineFormat, "TIME(s)", "COMM", "PID", "TID", "VCPU", "EVENT", "REASON", "RIP", "DETAIL"), " "))
 }
 
-func comm(c [16]int8) string {
-	b := make([]byte, 0, len(c))
-	for _, ch := range c {
-		if ch == 0 {
-			break
-		}
-		b = append(b, byte(ch))
-	}
-	return string(b)
-}
-
 // Record is an event as --json prints it.
 type Record struct {
 	Time       float64  `json:"time"`
@@ -223,7 +212,7 @@ func (p *printer) record(ev *bpf.Event) Record {
 	}
 	r := Record{
 		Time:  float64(ev.TsNs-p.firstTS) / 1e9,
-		Comm:  comm(ev.Comm),
+		Comm:  maps.CString(ev.Comm[:]),
 		PID:   ev.Pid,
 		TID:   ev.Tid,
 		Event: EventName(ev.Type),

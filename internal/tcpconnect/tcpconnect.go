@@ -176,17 +176,6 @@ func addr(af uint16, b [16]uint8) string {
 	return netip.AddrFrom4([4]byte(b[:4])).String()
 }
 
-func comm(c [16]int8) string {
-	b := make([]byte, 0, len(c))
-	for _, ch := range c {
-		if ch == 0 {
-			break
-		}
-		b = append(b, byte(ch))
-	}
-	return string(b)
-}
-
 // Record is the --json form of one connect.
 type Record struct {
 	Time  float64 `json:"time"` // seconds since the first event
@@ -252,7 +241,7 @@ func (p *printer) event(ev *bpf.Event) error {
 	secs := float64(ev.TsNs-p.firstTS) / 1e9
 	if p.cfg.JSON {
 		return json.NewEncoder(p.w).Encode(Record{
-			Time: secs, PID: ev.Pid, TID: ev.Tid, Comm: comm(ev.Comm), UID: ev.Uid, IP: ipVersion(ev.Af),
+			Time: secs, PID: ev.Pid, TID: ev.Tid, Comm: maps.CString(ev.Comm[:]), UID: ev.Uid, IP: ipVersion(ev.Af),
 			Saddr: addr(ev.Af, ev.Saddr), Lport: ev.Lport, Daddr: addr(ev.Af, ev.Daddr), Dport: ev.Dport,
 		})
 	}
@@ -263,7 +252,7 @@ func (p *printer) event(ev *bpf.Event) error {
 	if p.cfg.PrintUID {
 		fmt.Fprintf(&b, "%-6d", ev.Uid)
 	}
-	fmt.Fprintf(&b, "%-*d %-12.12s ", p.format.PIDW, ev.Pid, comm(ev.Comm))
+	fmt.Fprintf(&b, "%-*d %-12.12s ", p.format.PIDW, ev.Pid, maps.CString(ev.Comm[:]))
 	if p.format.IPCol {
 		fmt.Fprintf(&b, "%-2d ", ipVersion(ev.Af))
 	}

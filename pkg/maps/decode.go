@@ -39,3 +39,16 @@ func ConsumeEvents[T any](ctx context.Context, s *EventStream, onEvent func(*T) 
 	}
 	return err
 }
+
+// CString returns the NUL-terminated string in a fixed-size char array of a
+// BPF record (bpf2go turns char[N] into [N]int8), such as a task's comm.
+func CString(c []int8) string {
+	b := make([]byte, 0, len(c))
+	for _, ch := range c {
+		if ch == 0 {
+			break
+		}
+		b = append(b, byte(ch))
+	}
+	return string(b)
+}
