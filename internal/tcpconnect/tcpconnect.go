@@ -5,6 +5,7 @@ package tcpconnect
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -131,7 +132,7 @@ func runCount(ctx context.Context, env cli.Env, obj *loader.Object, cfg Config) 
 	}
 	entries = maps.TopN(entries, 0, func(a, b maps.Entry[bpf.CountKey, uint64]) int {
 		if a.Value != b.Value {
-			return int64Cmp(b.Value, a.Value)
+			return cmp.Compare(b.Value, a.Value)
 		}
 		return bytes.Compare(a.Key.Daddr[:], b.Key.Daddr[:])
 	})
@@ -150,16 +151,6 @@ func runCount(ctx context.Context, env cli.Env, obj *loader.Object, cfg Config) 
 		fmt.Fprintf(env.Stdout, "%-25s %-25s %-20d %-10d\n", addr(e.Key.Af, e.Key.Saddr), addr(e.Key.Af, e.Key.Daddr), e.Key.Dport, e.Value)
 	}
 	return nil
-}
-
-func int64Cmp(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 func ipVersion(af uint16) int {

@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -187,7 +187,7 @@ type key struct {
 
 func keyOf(t *testing.T, pid int, comm string, uid uint32, addr string) key {
 	t.Helper()
-	ap, err := netipParse(addr)
+	ap, err := netip.ParseAddrPort(addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -507,5 +507,3 @@ func TestNotRoot(t *testing.T) {
 		t.Errorf("as nobody: exit %d, stderr %q; want 1 and one line about root", code, stderr)
 	}
 }
-
-var _ = exec.Command

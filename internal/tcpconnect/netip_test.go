@@ -1,5 +1,0 @@
-package tcpconnect
-
-import "net/netip"
-
-func netipParse(s string) (netip.AddrPort, error) { return netip.ParseAddrPort(s) }
