@@ -102,59 +102,19 @@ func Run(ctx context.Context, env cli.Env, cfg Config) error {
 		specs = append(specs, s)
 	}
 	probes := make([]compiler.Probe, len(specs))
-	kernelFuncs := false
 	for i, s := range specs {
 		probes[i] = s.probe()
-		pt := s.parsed.Probe
-		kernelFuncs = kernelFuncs || (pt.Kind == probespec.Entry || pt.Kind == probespec.Return) && pt.Library == ""
 	}
 	opts := compiler.Options{PID: cfg.PID, TID: cfg.TID, StringSize: cfg.StringSize}
-
-	// Compile once before touching the kernel, so that a mistake in a
-	// specifier is reported as such and not as a backend failure.
-	if _, err := compiler.Compile(probes, opts); err != nil {
+	lo := compiler.LoadOptions{Loader: loader.Options{Backend: cfg.Backend}}
+	if cfg.Verbose {
+		lo.Listing = func(backend, listing string) { fmt.Fprintf(env.Stdout, "; backend %s\n%s\n", backend, listing) }
+	}
+	obj, coll, err := compiler.Open(probes, opts, lo)
+	if err != nil {
 		return specError(specs, err)
 	}
-
-	colls := map[string]*compiler.Collection{}
-	backend := func(name string, b compiler.Backend, needs ...loader.Feature) loader.Backend {
-		return loader.Backend{Name: name, Needs: needs, Spec: func() (*ebpf.CollectionSpec, error) {
-			o := opts
-			o.Backend = b
-			coll, err := compiler.Compile(probes, o)
-			if err != nil {
-				return nil, err
-			}
-			colls[name] = coll
-			if cfg.Verbose {
-				fmt.Fprintf(env.Stdout, "; backend %s\n%s\n", name, coll.Listing())
-			}
-			return coll.Spec, nil
-		}}
-	}
-	var plan loader.Plan
-	if kernelFuncs {
-		plan.Backends = []loader.Backend{
-			backend(string(compiler.Fentry), compiler.Fentry, loader.Fentry),
-			backend(string(compiler.Kprobe), compiler.Kprobe, loader.Kprobes),
-		}
-	} else {
-		cfg.Backend = ""
-		plan.Backends = []loader.Backend{backend(hookKinds(specs), compiler.Kprobe)}
-	}
-	obj, err := loader.Open(plan, loader.Options{Backend: cfg.Backend})
-	if err != nil {
-		var nb *loader.NoBackendError
-		if kernelFuncs && errors.As(err, &nb) {
-			return fmt.Errorf("kernel function probes (p::, r::) need fentry or kprobes: %w", err)
-		}
-		return err
-	}
 	defer obj.Close()
-	coll := colls[obj.Backend]
-	if err := coll.Attach(obj, cfg.PID); err != nil {
-		return err
-	}
 	if cfg.Verbose {
 		for _, a := range obj.Attempts {
 			fmt.Fprintf(env.Stderr, "backend %s passed over: %v\n", a.Backend, a.Err)
@@ -196,24 +156,6 @@ func specError(specs []*spec, err error) error {
 		}
 	}
 	return err
-}
-
-// hookKinds names the backend of a plan without kernel functions.
-func hookKinds(specs []*spec) string {
-	var kinds []string
-	for _, s := range specs {
-		k := "uprobe"
-		switch s.parsed.Probe.Kind {
-		case probespec.Tracepoint:
-			k = "tracepoint"
-		case probespec.USDT:
-			k = "usdt"
-		}
-		if !slices.Contains(kinds, k) {
-			kinds = append(kinds, k)
-		}
-	}
-	return strings.Join(kinds, "+")
 }
 
 // reporter prints bcc's interval reports.
