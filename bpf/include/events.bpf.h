@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /* One event stream for every tool: a ring buffer where the kernel has one,
  * else bcc's per-CPU perf buffer. pkg/loader sets use_ringbuf before load and
- * pkg/maps reads either one. Ring buffer drops are silent in the kernel, so
- * they are counted here, per CPU, in events_dropped. */
+ * pkg/maps reads either one. Drops are counted here, per CPU, in
+ * events_dropped: ring buffer drops are silent in the kernel. */
 #ifndef __BPFSCOPE_EVENTS_BPF_H
 #define __BPFSCOPE_EVENTS_BPF_H
 
@@ -28,20 +28,27 @@ struct {
 	__type(value, __u64);
 } events_dropped SEC(".maps");
 
+static __always_inline void count_drop(void)
+{
+	__u32 zero = 0;
+	__u64 *dropped = bpf_map_lookup_elem(&events_dropped, &zero);
+
+	if (dropped)
+		(*dropped)++;
+}
+
 static __always_inline void submit_event(void *ctx, void *data, __u64 size)
 {
 	if (use_ringbuf) {
-		if (bpf_ringbuf_output(&events_rb, data, size, 0)) {
-			__u32 zero = 0;
-			__u64 *dropped = bpf_map_lookup_elem(&events_dropped, &zero);
-
-			if (dropped)
-				(*dropped)++;
-		}
+		if (bpf_ringbuf_output(&events_rb, data, size, 0))
+			count_drop();
 		return;
 	}
-	/* The kernel counts perf buffer overruns as lost samples. */
-	bpf_perf_event_output(ctx, &events, BPF_F_CURRENT_CPU, data, size);
+	/* The kernel reports perf buffer overruns with the next sample that
+	 * fits, so a final burst's would go unreported: count them here too
+	 * (pkg/maps then ignores the kernel's lost-sample records). */
+	if (bpf_perf_event_output(ctx, &events, BPF_F_CURRENT_CPU, data, size))
+		count_drop();
 }
 
 #endif

@@ -146,6 +146,11 @@ func (k *checker) ident(e *probespec.Ident) (operand, error) {
 		return k.usdtArg(e)
 	}
 	a, ok := h.arg(e.Name)
+	if !ok && k.c.opts.Trace {
+		if op, ok, err := k.traceIdent(e); ok {
+			return op, err
+		}
+	}
 	if !ok {
 		if len(h.args) == 0 {
 			return operand{}, k.errorf(e.Pos(), "unknown name %q: the signature declares no parameters (write one, e.g. %s(int %s))", e.Name, h.probe.Function, e.Name)
@@ -214,6 +219,9 @@ func (k *checker) variable(e *probespec.Var) (operand, error) {
 			return k.errorf(e.Pos(), "$%s is only available in return probes (r:)", e.Name)
 		}
 		return nil
+	}
+	if name, ok := traceVars[e.Name]; ok && k.c.opts.Trace {
+		e = &probespec.Var{Name: name, VarPos: e.VarPos, VarEnd: e.VarEnd}
 	}
 	switch e.Name {
 	case "retval":

@@ -19,7 +19,8 @@ const (
 	// funccount): a per-CPU hash from the values to a u64.
 	Count Action = iota + 1
 	// Log2 counts the first value in log2 slots (argdist -H,
-	// funclatency): a per-CPU array of 65 u64 slots, bcc's layout.
+	// funclatency): a per-CPU array of 65 u64 slots, bcc's layout; a
+	// second value is totalled in one more slot (see total.go).
 	Log2
 	// Emit sends each event to user space (trace): an EventHeader then
 	// the values, through the ring buffer or the per-CPU perf buffer of
@@ -68,6 +69,23 @@ type Options struct {
 	// KernelStacks and UserStacks make Emit probes record stack ids
 	// in the StacksMap stack trace map (trace -K, -U).
 	KernelStacks, UserStacks bool
+	// Trace accepts bcc trace's names in expressions: arg1 to arg6 for
+	// parameters by position (u64 registers beyond the signature),
+	// retval, and $pid (the thread id), $tgid, $uid, $gid, $cpu, $comm.
+	Trace bool
+	// ExcludePID drops the events of one process (trace leaves out its
+	// own unless -S): 0 drops none.
+	ExcludePID int
+	// Header selects the costly EventHeader fields of Emit probes
+	// (trace records the time only with -t, the CPU only with -C).
+	Header HeaderFields
+	// SharedEntry and Nesting say how return probes keep their entry
+	// times and $entry parameters per thread (see nesting.go): in one
+	// map for every probe rather than one per probe, and in a stack
+	// timing the outermost Nesting levels of nested or recursive calls
+	// rather than one entry timing the innermost call (0).
+	SharedEntry bool
+	Nesting     int
 }
 
 // DefaultStringSize and DefaultMaxEntries are bcc's defaults.
@@ -216,15 +234,12 @@ func (c *compiler) compile(p *Probe, name string, spec *ebpf.CollectionSpec) (*C
 			spec.Maps[name+"_scratch"] = &ebpf.MapSpec{Name: name + "_scratch", Type: ebpf.PerCPUArray, KeySize: 4, ValueSize: uint32(cp.Key.Size), MaxEntries: 1}
 		}
 	case Log2:
-		if len(vals) != 1 {
-			return nil, fmt.Errorf("a log2 histogram takes one value, got %d", len(vals))
+		if err := checkLog2(p, vals); err != nil {
+			return nil, err
 		}
-		if vals[0].v == nil {
-			return nil, probespec.Errorf(text, p.Values[0].Expr.Pos(), "a histogram needs a number; %s is a string", vals[0].text)
-		}
-		cp.Key = c.layout(vals)
+		cp.Key = c.layout(vals[:1])
 		cp.Map = name + "_hist"
-		spec.Maps[cp.Map] = &ebpf.MapSpec{Name: cp.Map, Type: ebpf.PerCPUArray, KeySize: 4, ValueSize: 8, MaxEntries: Log2Slots}
+		spec.Maps[cp.Map] = &ebpf.MapSpec{Name: cp.Map, Type: ebpf.PerCPUArray, KeySize: 4, ValueSize: 8, MaxEntries: uint32(Log2Slots + len(vals) - 1)}
 	case Emit:
 		cp.Key = c.layoutFrom(vals, EventHeaderSize)
 		if cp.Key.Size > maxEventSize {
@@ -241,7 +256,9 @@ func (c *compiler) compile(p *Probe, name string, spec *ebpf.CollectionSpec) (*C
 	needEntry := h.ret && k.entry.needed()
 	entryMap := name + "_entry"
 	if needEntry {
-		spec.Maps[entryMap] = &ebpf.MapSpec{Name: entryMap, Type: ebpf.Hash, KeySize: 4, ValueSize: uint32(8 + 8*len(k.entry.args)), MaxEntries: uint32(c.opts.MaxEntries)}
+		if entryMap, err = c.addEntryMap(spec, name, &k.entry); err != nil {
+			return nil, probespec.Errorf(text, p.Point.FunctionPos, "%v", err)
+		}
 	}
 
 	groups := []*usdtGroup{nil}
@@ -341,7 +358,10 @@ func (c *compiler) attachments(cp *Compiled, h *hook, prog string, grp *usdtGrou
 // genMain generates a probe's main program.
 func (c *compiler) genMain(g *progGen, h *hook, k *checker, vals []value, filter *ir, cp *Compiled, entryMap string) (asm.Instructions, error) {
 	g.prologue(c.opts.PID, c.opts.TID)
-	if h.ret && k.entry.needed() {
+	g.exclude(c.opts.ExcludePID)
+	if h.ret && k.entry.needed() && c.opts.Nesting > 0 {
+		g.nestedEntryPrologue(entryMap, &k.entry, c.opts.Nesting)
+	} else if h.ret && k.entry.needed() {
 		g.entryPrologue(entryMap, &k.entry)
 	}
 	if filter != nil {
@@ -361,8 +381,13 @@ func (c *compiler) genMain(g *progGen, h *hook, k *checker, vals []value, filter
 			return nil, err
 		}
 		g.log2(cp.Map)
+		if len(vals) > 1 {
+			if err := g.log2Total(vals[1], cp.Map); err != nil {
+				return nil, err
+			}
+		}
 	case Emit:
-		if err := g.event(vals, cp.Key, cp.Name+"_scratch", c.index(cp.Name), c.opts.KernelStacks, c.opts.UserStacks); err != nil {
+		if err := g.event(vals, cp.Key, cp.Name+"_scratch", c.index(cp.Name), &c.opts); err != nil {
 			return nil, err
 		}
 	}
@@ -377,6 +402,10 @@ func (c *compiler) genMain(g *progGen, h *hook, k *checker, vals []value, filter
 // entry time and the parameters $entry() reads, keyed by thread id.
 func (c *compiler) genEntry(g *progGen, k *checker, entryMap string) (asm.Instructions, error) {
 	g.prologue(c.opts.PID, c.opts.TID)
+	g.exclude(c.opts.ExcludePID)
+	if c.opts.Nesting > 0 {
+		return c.genNestedEntry(g, k, entryMap)
+	}
 	key := g.push(8)
 	rec := g.push(8 + 8*len(k.entry.args))
 	g.call(asm.FnGetCurrentPidTgid)

@@ -11,17 +11,25 @@ import (
 
 // EventHeader starts every record an Emit probe sends.
 type EventHeader struct {
-	// Time is bpf_ktime_get_ns() at the event.
+	// Time is bpf_ktime_get_ns() at the event, if Options.Header asks
+	// for it (else 0).
 	Time uint64
 	// PidTgid is the process id (tgid) << 32 | the thread id.
 	PidTgid uint64
-	CPU     uint32
+	// CPU is the event's CPU, if Options.Header asks for it (else 0).
+	CPU uint32
 	// Probe is the probe's index in the list given to Compile.
 	Probe uint32
 	Comm  [16]byte
 	// KernelStack and UserStack are ids in StacksMap, or negative
 	// (-1: not asked for; -errno: not recorded).
 	KernelStack, UserStack int64
+}
+
+// HeaderFields selects the EventHeader fields that cost a helper call
+// each; the others are always recorded.
+type HeaderFields struct {
+	Time, CPU bool
 }
 
 // EventHeaderSize is the size of EventHeader: the offset of the first value.
@@ -72,17 +80,23 @@ func (c *compiler) index(name string) int {
 }
 
 // event builds an Emit record and sends it.
-func (g *progGen) event(vals []value, l Layout, scratchMap string, probe int, kstack, ustack bool) error {
+func (g *progGen) event(vals []value, l Layout, scratchMap string, probe int, o *Options) error {
+	kstack, ustack := o.KernelStacks, o.UserStacks
 	if err := g.record(vals, l, scratchMap); err != nil {
 		return err
 	}
 	g.note("event header")
-	g.call(asm.FnKtimeGetNs)
-	g.emit(asm.StoreMem(rRecord, 0, asm.R0, asm.DWord))
+	if o.Header.Time {
+		g.call(asm.FnKtimeGetNs)
+		g.emit(asm.StoreMem(rRecord, 0, asm.R0, asm.DWord))
+	}
 	g.call(asm.FnGetCurrentPidTgid)
 	g.emit(asm.StoreMem(rRecord, 8, asm.R0, asm.DWord))
-	g.call(asm.FnGetSmpProcessorId)
-	g.emit(asm.StoreMem(rRecord, 16, asm.R0, asm.Word), storeImm(rRecord, 20, int32(probe), asm.Word))
+	if o.Header.CPU {
+		g.call(asm.FnGetSmpProcessorId)
+		g.emit(asm.StoreMem(rRecord, 16, asm.R0, asm.Word))
+	}
+	g.emit(storeImm(rRecord, 20, int32(probe), asm.Word))
 	g.addrOf(asm.R1, rRecord, 24)
 	g.emit(asm.Mov.Imm(asm.R2, 16))
 	g.call(asm.FnGetCurrentComm)
@@ -107,6 +121,8 @@ func (g *progGen) event(vals []value, l Layout, scratchMap string, probe int, ks
 	g.call(asm.FnRingbufOutput)
 	g.emit(asm.JEq.Imm(asm.R0, 0, g.exit))
 	// The ring buffer drops silently: count.
+	dropped := g.newLabel("dropped")
+	g.bind(dropped)
 	zero := g.push(8)
 	g.emit(storeImm(asm.R10, zero, 0, asm.Word), asm.LoadMapPtr(asm.R1, 0).WithReference(DroppedMap))
 	g.stackAddr(asm.R2, zero)
@@ -119,5 +135,8 @@ func (g *progGen) event(vals []value, l Layout, scratchMap string, probe int, ks
 	g.movImm(asm.R3, 0xffffffff) // BPF_F_CURRENT_CPU
 	g.emit(asm.Mov.Reg(asm.R4, rRecord), asm.Mov.Imm(asm.R5, int32(l.Size)))
 	g.call(asm.FnPerfEventOutput)
+	// The kernel reports perf buffer overruns only with the next sample
+	// that fits: count them as the ring buffer's (events.bpf.h).
+	g.emit(asm.JEq.Imm(asm.R0, 0, g.exit), asm.Ja.Label(dropped))
 	return nil
 }

@@ -65,7 +65,7 @@ func (o *Object) OpenEvents(perCPUBuffer int) (*maps.EventStream, error) {
 	if o.RingBuf {
 		s, err = maps.NewRingStream(o.Map("events_rb"), o.Map("events_dropped"))
 	} else {
-		s, err = maps.NewPerfStream(o.Map("events"), perCPUBuffer)
+		s, err = maps.NewPerfStream(o.Map("events"), perCPUBuffer, o.Map("events_dropped"))
 	}
 	if err != nil {
 		return nil, fmt.Errorf("open events: %w", err)

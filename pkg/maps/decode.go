@@ -12,20 +12,13 @@ import (
 // but had not yet reported when it stopped.
 func ConsumeEvents[T any](ctx context.Context, s *EventStream, onEvent func(*T) error, onLost func(n uint64)) error {
 	var (
-		ev       T
-		size     = binary.Size(ev)
-		reported uint64
+		ev   T
+		size = binary.Size(ev)
 	)
 	if size < 0 {
 		return fmt.Errorf("event type %T has no fixed size", ev)
 	}
-	lost := func(n uint64) {
-		reported += n
-		if onLost != nil {
-			onLost(n)
-		}
-	}
-	err := s.Consume(ctx, func(data []byte) error {
+	return ConsumeAll(ctx, s, func(data []byte) error {
 		if len(data) < size {
 			return fmt.Errorf("short event: %d bytes, want %d", len(data), size)
 		}
@@ -33,7 +26,21 @@ func ConsumeEvents[T any](ctx context.Context, s *EventStream, onEvent func(*T) 
 			return fmt.Errorf("decode event: %w", err)
 		}
 		return onEvent(&ev)
-	}, lost)
+	}, onLost)
+}
+
+// ConsumeAll is s.Consume that also hands onLost the losses the stream
+// counted but had not yet reported when it stopped, so that none goes
+// unreported.
+func ConsumeAll(ctx context.Context, s *EventStream, onEvent func(data []byte) error, onLost func(n uint64)) error {
+	var reported uint64
+	lost := func(n uint64) {
+		reported += n
+		if onLost != nil {
+			onLost(n)
+		}
+	}
+	err := s.Consume(ctx, onEvent, lost)
 	if n := s.Lost() - reported; n > 0 {
 		lost(n)
 	}

@@ -27,6 +27,15 @@ type Event struct {
 // dropCheckInterval bounds how long a ring buffer drop goes unreported.
 const dropCheckInterval = 250 * time.Millisecond
 
+// When the reader finds busyRecords or more records each time it drains the
+// ring buffer, it pauses busyPause before reading on: at a million records
+// a second, the ring (1 MiB by default) holds more than ten times that.
+const (
+	busyRecords = 256
+	busyPause   = 500 * time.Microsecond
+	checkEvery  = 4096
+)
+
 // EventStream reads events from a perf buffer or a ring buffer behind one
 // API. It is not safe for concurrent Reads; Close may be called from any
 // goroutine.
@@ -43,14 +52,25 @@ type EventStream struct {
 	prec perf.Record
 	rrec ringbuf.Record
 	lost uint64
+	// drained counts the records read since the buffer was last empty.
+	drained int
+	// deadline is the read deadline set: the next drop check.
+	deadline time.Time
 
 	closeOnce sync.Once
 	closeErr  error
+	// mu orders Close against the ring reader's lock-free calls.
+	mu     sync.Mutex
+	closed bool
 }
 
 // NewPerfStream reads the perf event array m with perCPUBuffer bytes per
 // CPU (0 picks 64 pages; bcc's default is 8, which loses events under load).
-func NewPerfStream(m *ebpf.Map, perCPUBuffer int) (*EventStream, error) {
+// dropped is the per-CPU array of drop counts the BPF side keeps
+// (events.bpf.h), or nil: the kernel's lost-sample records are then
+// counted instead, but those only come with the next sample that fits, so
+// the losses of a final burst would never be reported.
+func NewPerfStream(m *ebpf.Map, perCPUBuffer int, dropped *ebpf.Map) (*EventStream, error) {
 	if m == nil {
 		return nil, fmt.Errorf("perf buffer: no map")
 	}
@@ -61,7 +81,7 @@ func NewPerfStream(m *ebpf.Map, perCPUBuffer int) (*EventStream, error) {
 	if err != nil {
 		return nil, fmt.Errorf("perf buffer: %w", err)
 	}
-	return &EventStream{perf: r}, nil
+	return &EventStream{perf: r, dropped: dropped, lastCheck: time.Now()}, nil
 }
 
 // NewRingStream reads the ring buffer m; dropped is the per-CPU array of
@@ -88,36 +108,88 @@ func (s *EventStream) Read(ev *Event) error {
 }
 
 func (s *EventStream) readPerf(ev *Event) error {
-	if err := s.perf.ReadInto(&s.prec); err != nil {
-		if errors.Is(err, perf.ErrClosed) {
-			return ErrClosed
+	for {
+		if n := s.checkDrops(false); n > 0 {
+			ev.Lost = n
+			return nil
 		}
-		return fmt.Errorf("read perf buffer: %w", err)
-	}
-	ev.CPU = s.prec.CPU
-	if s.prec.LostSamples > 0 {
-		ev.Lost = s.prec.LostSamples
-		s.lost += ev.Lost
+		err := s.perf.ReadInto(&s.prec)
+		switch {
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			s.drained = 0
+			continue
+		case errors.Is(err, perf.ErrClosed):
+			return ErrClosed
+		case err != nil:
+			return fmt.Errorf("read perf buffer: %w", err)
+		}
+		ev.CPU = s.prec.CPU
+		if s.prec.LostSamples > 0 {
+			if s.dropped != nil {
+				// Counted by the BPF side too.
+				continue
+			}
+			ev.Lost = s.prec.LostSamples
+			s.lost += ev.Lost
+			return nil
+		}
+		s.drained++
+		ev.Data = s.prec.RawSample
 		return nil
 	}
-	ev.Data = s.prec.RawSample
-	return nil
+}
+
+// checkDrops returns the drops the BPF side counted since the last report,
+// looking when the stream is idle (or empty: a ring buffer that was just
+// drained) and every checkEvery records, not per record: at a million
+// records a second, per-record overhead is what limits the reader. It
+// keeps the read deadline at the next check.
+func (s *EventStream) checkDrops(empty bool) uint64 {
+	if s.dropped == nil || !empty && s.drained%checkEvery != 0 {
+		return 0
+	}
+	var n uint64
+	if time.Since(s.lastCheck) >= dropCheckInterval {
+		n = s.newDrops()
+	}
+	if d := s.lastCheck.Add(dropCheckInterval); !d.Equal(s.deadline) {
+		s.deadline = d
+		if s.perf != nil {
+			s.perf.SetDeadline(d)
+		} else {
+			s.ring.SetDeadline(d)
+		}
+	}
+	return n
 }
 
 func (s *EventStream) readRing(ev *Event) error {
 	for {
-		if s.dropped != nil && time.Since(s.lastCheck) >= dropCheckInterval {
-			if n := s.newDrops(); n > 0 {
-				ev.Lost = n
-				return nil
-			}
+		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
+			return ErrClosed
 		}
-		if s.dropped != nil {
-			s.ring.SetDeadline(s.lastCheck.Add(dropCheckInterval))
+		empty := s.ring.AvailableBytes() == 0
+		s.mu.Unlock()
+		if n := s.checkDrops(empty); n > 0 {
+			ev.Lost = n
+			return nil
+		}
+		if empty {
+			if s.drained >= busyRecords {
+				// Records arrive fast: let them collect. A record
+				// written while the reader has caught up costs the
+				// writer a wakeup (an interrupt), several times what
+				// the record itself costs.
+				time.Sleep(busyPause)
+			}
+			s.drained = 0
 		}
 		err := s.ring.ReadInto(&s.rrec)
 		switch {
 		case err == nil:
+			s.drained++
 			ev.Data = s.rrec.RawSample
 			return nil
 		case errors.Is(err, os.ErrDeadlineExceeded):
@@ -158,9 +230,12 @@ func (s *EventStream) Close() error {
 	s.closeOnce.Do(func() {
 		if s.perf != nil {
 			s.closeErr = s.perf.Close()
-		} else {
-			s.closeErr = s.ring.Close()
+			return
 		}
+		s.mu.Lock()
+		s.closed = true
+		s.closeErr = s.ring.Close()
+		s.mu.Unlock()
 	})
 	return s.closeErr
 }
