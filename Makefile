@@ -42,7 +42,8 @@ bench: build
 # tests in a 6.1 guest that runs the test guest nested (TCG emulates AMD SVM).
 # PKGS=./... runs everything (much longer under TCG).
 VMTEST_PKGS ?= ./pkg/loader ./pkg/maps ./internal/tcpconnect ./pkg/uprobe ./pkg/usdt \
-	./pkg/compiler ./internal/argdist
+	./pkg/compiler ./internal/argdist ./internal/trace ./internal/funclatency ./internal/funccount \
+	./pkg/symbols
 # cpudist's accuracy tests on every backend, kprobe included, on one kernel.
 VMTEST_CPUDIST_RUN ?= TestOnCPUTotal|TestOffCPUBuckets|TestSignals
 VMTEST_KVM_PKGS ?= ./internal/kvm ./internal/kvmguest ./internal/kvmexit ./internal/kvmtrace
