@@ -35,13 +35,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"-C", "t:syscalls:sys_enter_write()", "extra"}, `unexpected argument "extra"`},
 	} {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
-			st, stdout, stderr := kerneltest.Run(t, 30*time.Second, kerneltest.Command("argdist", tt.args...))
-			if st != 2 || !strings.Contains(stderr, tt.want) {
-				t.Errorf("exit %d, stderr %q; want exit 2 and ...%s...", st, stderr, tt.want)
-			}
-			if strings.Count(stderr, "\n") != 1 || strings.Contains(stderr, "verifier") || stdout != "" {
-				t.Errorf("want one line on stderr, nothing on stdout; got stdout %q, stderr %q", stdout, stderr)
-			}
+			kerneltest.ExpectFailure(t, 2, tt.want, "argdist", tt.args...)
 		})
 	}
 }

@@ -231,13 +231,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"--attach-mode", "fast", "t:sched:*"}, `--attach-mode "fast": choose multi, cookies or programs`},
 	} {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
-			st, stdout, stderr := kerneltest.Run(t, 60*time.Second, kerneltest.Command("funccount", tt.args...))
-			if st != 2 || !strings.Contains(stderr, tt.want) {
-				t.Errorf("exit %d, stderr %q; want exit 2 and ...%s...", st, stderr, tt.want)
-			}
-			if strings.Count(stderr, "\n") != 1 || stdout != "" {
-				t.Errorf("want one line on stderr, nothing on stdout; got stdout %q, stderr %q", stdout, stderr)
-			}
+			kerneltest.ExpectFailure(t, 2, tt.want, "funccount", tt.args...)
 		})
 	}
 }
@@ -249,10 +243,7 @@ func TestNoKprobes(t *testing.T) {
 	if loader.Have(loader.Kprobes) == nil {
 		t.Skip("the kernel has kprobes")
 	}
-	st, stdout, stderr := kerneltest.Run(t, 60*time.Second, kerneltest.Command("funccount", "vfs_*"))
-	if st != 1 || !strings.Contains(stderr, "counting kernel functions needs kprobes") || strings.Count(stderr, "\n") != 1 || stdout != "" {
-		t.Errorf("exit %d, stdout %q, stderr %q", st, stdout, stderr)
-	}
+	kerneltest.ExpectFailure(t, 1, "counting kernel functions needs kprobes", "funccount", "vfs_*")
 }
 
 // TestVerbose checks that -v (and bcc's -D) print the program.

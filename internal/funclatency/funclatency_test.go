@@ -234,13 +234,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"no_such_kernel_function_xyz"}, `0 functions matched by "no_such_kernel_function_xyz"`},
 	} {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
-			st, stdout, stderr := kerneltest.Run(t, 30*time.Second, kerneltest.Command("funclatency", tt.args...))
-			if st != 2 || !strings.Contains(stderr, tt.want) {
-				t.Errorf("exit %d, stderr %q; want exit 2 and ...%s...", st, stderr, tt.want)
-			}
-			if strings.Count(stderr, "\n") != 1 || stdout != "" {
-				t.Errorf("want one line on stderr, nothing on stdout; got stdout %q, stderr %q", stdout, stderr)
-			}
+			kerneltest.ExpectFailure(t, 2, tt.want, "funclatency", tt.args...)
 		})
 	}
 }
@@ -252,10 +246,7 @@ func TestNoKernelFunctionProbes(t *testing.T) {
 	if loader.Have(loader.Kprobes) == nil || loader.Have(loader.Fentry) == nil {
 		t.Skip("this kernel has kprobes or fentry")
 	}
-	st, stdout, stderr := kerneltest.Run(t, 30*time.Second, kerneltest.Command("funclatency", "vfs_read"))
-	if st != 1 || strings.Count(stderr, "\n") != 1 || !strings.Contains(stderr, "need fentry or kprobes") || stdout != "" {
-		t.Errorf("exit %d, stdout %q, stderr %q; want exit 1 and one line", st, stdout, stderr)
-	}
+	kerneltest.ExpectFailure(t, 1, "need fentry or kprobes", "funclatency", "vfs_read")
 }
 
 // TestReleased checks that funclatency exits 0 on SIGTERM with its report

@@ -330,13 +330,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"--backend", "uprobe", "c:malloc"}, `--backend "uprobe": choose fentry or kprobe`},
 	} {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
-			st, stdout, stderr := kerneltest.Run(t, 30*time.Second, kerneltest.Command("trace", tt.args...))
-			if st != 2 || !strings.Contains(stderr, tt.want) {
-				t.Errorf("exit %d, stderr %q; want exit 2 and ...%s...", st, stderr, tt.want)
-			}
-			if strings.Count(stderr, "\n") != 1 || stdout != "" {
-				t.Errorf("want one line on stderr, nothing on stdout; got stdout %q, stderr %q", stdout, stderr)
-			}
+			kerneltest.ExpectFailure(t, 2, tt.want, "trace", tt.args...)
 		})
 	}
 }
@@ -398,5 +392,35 @@ func TestKernelSymbol(t *testing.T) {
 	}
 	if ls := parseLines(t, tl.Stdout()); len(ls) != 1 || ls[0].msg != "hrtimer_wakeup+0x0" {
 		t.Errorf("got %+v, want one hrtimer_wakeup+0x0", ls)
+	}
+}
+
+// TestNoKernelFunctionProbes checks the run-time error where the kernel
+// hooks functions with neither kprobes nor fentry: one line, exit 1.
+func TestNoKernelFunctionProbes(t *testing.T) {
+	kerneltest.Root(t)
+	if loader.Have(loader.Kprobes) == nil || loader.Have(loader.Fentry) == nil {
+		t.Skip("this kernel has kprobes or fentry")
+	}
+	kerneltest.ExpectFailure(t, 1, "kernel function probes (p::, r::) need fentry or kprobes", "trace", `do_sys_openat2 "%s", arg2`)
+}
+
+// TestSignals checks that SIGTERM and SIGINT detach everything and exit 0.
+func TestSignals(t *testing.T) {
+	kerneltest.Root(t)
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
+		t.Run(sig.String(), func(t *testing.T) {
+			c := startClassic(t, 1)
+			tl := kerneltest.StartTool(t, "trace", "-p", itoa(c.pid()), classicPath(t)+`:readfile "%s", arg1`, `u:`+classicPath(t)+`:request`, `t:sched:sched_switch`)
+			tl.WaitStdout("PID", 20*time.Second)
+			objs, err := kerneltest.HeldBy(tl.Cmd.Process.Pid)
+			if err != nil || len(objs.Programs) != 3 {
+				t.Fatalf("trace holds %d programs (%v), want 3", len(objs.Programs), err)
+			}
+			if st := tl.Stop(sig); st != 0 {
+				t.Fatalf("exit %d: %s", st, tl.Stderr())
+			}
+			kerneltest.AssertReleased(t, objs)
+		})
 	}
 }

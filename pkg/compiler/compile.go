@@ -406,24 +406,10 @@ func (c *compiler) genEntry(g *progGen, k *checker, entryMap string) (asm.Instru
 	if c.opts.Nesting > 0 {
 		return c.genNestedEntry(g, k, entryMap)
 	}
-	key := g.push(8)
-	rec := g.push(8 + 8*len(k.entry.args))
-	g.call(asm.FnGetCurrentPidTgid)
-	g.emit(asm.StoreMem(asm.R10, key, asm.R0, asm.Word))
-	for i, a := range k.entry.args {
-		v, err := k.argIR(a.pos, a)
-		if err != nil {
-			return nil, err
-		}
-		g.note("$entry(" + a.name + ")")
-		if err := g.gen(v); err != nil {
-			return nil, err
-		}
-		g.emit(asm.StoreMem(asm.R10, rec+int16(8+8*i), asm.R0, asm.DWord))
+	key, rec, err := g.entryFrame(k)
+	if err != nil {
+		return nil, err
 	}
-	g.note("entry time")
-	g.call(asm.FnKtimeGetNs)
-	g.emit(asm.StoreMem(asm.R10, rec, asm.R0, asm.DWord))
 	g.emit(asm.LoadMapPtr(asm.R1, 0).WithReference(entryMap))
 	g.stackAddr(asm.R2, key)
 	g.stackAddr(asm.R3, rec)
@@ -434,6 +420,30 @@ func (c *compiler) genEntry(g *progGen, k *checker, entryMap string) (asm.Instru
 		return nil, g.stackErr
 	}
 	return insns, nil
+}
+
+// entryFrame pushes the thread-id key and the entry frame (the entry time,
+// then the parameters $entry() reads) on the stack and fills both.
+func (g *progGen) entryFrame(k *checker) (key, frame int16, err error) {
+	key = g.push(8)
+	frame = g.push(k.entry.frameSize())
+	g.call(asm.FnGetCurrentPidTgid)
+	g.emit(asm.StoreMem(asm.R10, key, asm.R0, asm.Word))
+	for i, a := range k.entry.args {
+		v, err := k.argIR(a.pos, a)
+		if err != nil {
+			return 0, 0, err
+		}
+		g.note("$entry(" + a.name + ")")
+		if err := g.gen(v); err != nil {
+			return 0, 0, err
+		}
+		g.emit(asm.StoreMem(asm.R10, frame+int16(8+8*i), asm.R0, asm.DWord))
+	}
+	g.note("entry time")
+	g.call(asm.FnKtimeGetNs)
+	g.emit(asm.StoreMem(asm.R10, frame, asm.R0, asm.DWord))
+	return key, frame, nil
 }
 
 // entryPrologue fetches and removes what the entry program saved for this

@@ -71,24 +71,10 @@ func (c *compiler) addEntryMap(spec *ebpf.CollectionSpec, probe string, n *entry
 // the parameters $entry() reads on the thread's stack of entries.
 func (c *compiler) genNestedEntry(g *progGen, k *checker, entryMap string) (asm.Instructions, error) {
 	levels, fs := c.opts.Nesting, k.entry.frameSize()
-	key := g.push(8)
-	frame := g.push(fs)
-	g.call(asm.FnGetCurrentPidTgid)
-	g.emit(asm.StoreMem(asm.R10, key, asm.R0, asm.Word))
-	for i, a := range k.entry.args {
-		v, err := k.argIR(a.pos, a)
-		if err != nil {
-			return nil, err
-		}
-		g.note("$entry(" + a.name + ")")
-		if err := g.gen(v); err != nil {
-			return nil, err
-		}
-		g.emit(asm.StoreMem(asm.R10, frame+int16(8+8*i), asm.R0, asm.DWord))
+	key, frame, err := g.entryFrame(k)
+	if err != nil {
+		return nil, err
 	}
-	g.note("entry time")
-	g.call(asm.FnKtimeGetNs)
-	g.emit(asm.StoreMem(asm.R10, frame, asm.R0, asm.DWord))
 
 	g.note("this thread's stack of entries, created empty")
 	have := g.newLabel("stack")
