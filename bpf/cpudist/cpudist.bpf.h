@@ -13,16 +13,35 @@
  *    included).
  * The idle tasks (pid 0, one per CPU) are left out unless targ_idle.
  *
- * Two ways to measure a span, per thread in the `start` array:
- *  - runtime, for on-CPU spans without -I: the kernel adds every on-CPU
- *    span to the task's se.sum_exec_runtime, up to date when the task
- *    switches out; a span is the growth of that sum since the thread's
- *    previous switch-out, which is what it was at its switch-in. The slot
- *    holds that sum and the task's address, its identity: a thread id
- *    reused by a new task starts afresh. No clock is read; the time is the
- *    kernel's own accounting, what /proc/PID/schedstat reports. The classic
- *    tracepoint, which has no pointer to next, starts tracking a thread with
- *    a timestamp at its switch-in (its first span is timed).
+ * Three ways to measure a span:
+ *  - slices, for on-CPU spans without -I where the hook has prev's and
+ *    next's task_struct and runs as prev (tp_btf, raw_tp): the scheduler
+ *    keeps, per task, its total runtime (se.sum_exec_runtime, up to date
+ *    when the task switches out) and, for the fair class, that total when
+ *    it was last picked to run (se.prev_sum_exec_runtime, set at its
+ *    switch-in): a span is their difference at the switch-out, with no map
+ *    but the histogram's and no clock read. Tasks of the RT and deadline
+ *    classes (prio below MAX_RT_PRIO) have no such start: they get a slot
+ *    in the `start` array at their switch-in, with their total and the
+ *    number of switches they will have made at their switch-out, which
+ *    tells a slot from an earlier span or an earlier thread with the same
+ *    id. A task that was fair at its switch-in and is not at its switch-out
+ *    (priority inheritance) finds no such slot and falls back on the fair
+ *    start, which its class change left alone. Whatever makes the kernel
+ *    restart the slice of a running fair task (a change of its nice value,
+ *    class, affinity or cgroup) restarts its span: it is counted from
+ *    there. Not with a sched_ext scheduler loaded (its tasks have no fair
+ *    start): the tool then sets slices_unreliable and the runtime way
+ *    below is used.
+ *  - runtime, for on-CPU spans without -I on the other hooks: a span is the
+ *    growth of se.sum_exec_runtime since the thread's previous switch-out,
+ *    which is what it was at its switch-in. The slot holds that sum and the
+ *    task's address, its identity: a thread id reused by a new task starts
+ *    afresh. The classic tracepoint, which has no pointer to next, starts
+ *    tracking a thread with a timestamp at its switch-in (its first span is
+ *    timed).
+ *  With both, no clock is read; the time is the kernel's own accounting,
+ *  what /proc/PID/schedstat reports.
  *  - timestamps (bcc's way), for off-CPU spans and with -I (the kernel keeps
  *    no runtime for the idle tasks): a bpf_ktime_get_ns() stored at the
  *    start of a span and subtracted at its end. A start is zeroed when its
@@ -35,11 +54,13 @@
  * other end then only finds a start if the first one passed. The cgroup
  * check can only look at the current task (bpf_current_task_under_cgroup):
  * prev at sched_switch, next at finish_task_switch, where the verdict is
- * kept in the slot until the span ends.
+ * kept in the slot until the span ends. With slices, both filters are
+ * checked on prev at its switch-out (and the -p filter on next before it
+ * gets a slot).
  *
- * Cost per context switch, system-wide on-CPU with tp_btf: two array
- * lookups (inlined by the verifier), a few loads and a per-CPU array
- * update. */
+ * Cost per context switch, system-wide on-CPU with tp_btf: a few loads
+ * from the two task_structs, a log2 and a per-CPU array update (inlined by
+ * the verifier); no helper call, no clock read. See docs/cpudist.md. */
 #ifndef __CPUDIST_BPF_H
 #define __CPUDIST_BPF_H
 
@@ -77,8 +98,34 @@ const volatile bool filter_cg = false;
 /* The slot of the idle task of CPU n is idle_base + n; set to pid_max. */
 const volatile __u32 idle_base = 32768;
 
+/* A sched_ext scheduler is loaded: no slices (see above). */
+const volatile bool slices_unreliable = false;
+
+/* The tunables record() and the slice path look at, as a value: the tool's
+ * (KNOBS, from the globals above) or, for the default report, none set
+ * (DEFAULT_KNOBS, compiled in: the program then reads no global at all on
+ * its way, one cache line less per context switch). */
+struct knobs {
+	bool ms;
+	bool per_process;
+	bool per_thread;
+	bool filter_cg;
+	__u32 tgid;
+};
+
+#define KNOBS ((struct knobs){ \
+	.ms = targ_ms, \
+	.per_process = targ_per_process, \
+	.per_thread = targ_per_thread, \
+	.filter_cg = filter_cg, \
+	.tgid = targ_tgid, \
+})
+#define DEFAULT_KNOBS ((struct knobs){})
+
 /* Spans are measured from the kernel's runtime accounting (see above). */
 #define USE_RUNTIME (!targ_offcpu && !targ_idle)
+/* ... from its slices, by slice_switch(). */
+#define USE_SLICES (USE_RUNTIME && HOOK_KNOWS_NEXT && !HOOK_RUNS_AS_NEXT && !slices_unreliable)
 
 /* Low bits of a runtime slot's aux, below the task's address (task_structs
  * are cache line aligned). */
@@ -93,8 +140,11 @@ struct {
 	__type(value, __u32);
 } cgroup_map SEC(".maps");
 
-/* One slot per thread. With runtime: the thread's se.sum_exec_runtime at
- * its last switch-out and its identity (and SLOT_ flags). With timestamps:
+/* One slot per thread. With slices (RT and deadline tasks only): the
+ * thread's se.sum_exec_runtime at its switch-in and its switch count
+ * (nvcsw + nivcsw) at its switch-out to come. With runtime: its
+ * se.sum_exec_runtime at its last switch-out and its identity (and SLOT_
+ * flags). With timestamps:
  * the start of its span (0: none) and, for the classic tracepoint, its
  * process. */
 struct start {
@@ -185,11 +235,12 @@ static __always_inline void count_drop(void)
 		(*n)++;
 }
 
-/* record adds a span of delta ns to the histogram of (tid, tgid). It returns
- * the histogram if it was created just now, for the caller to name it. */
-static __always_inline struct hist *record(__u32 tid, __u32 tgid, __u64 delta)
+/* record_k adds a span of delta ns to the histogram of (tid, tgid). It
+ * returns the histogram if it was created just now, for the caller to name
+ * it. */
+static __always_inline struct hist *record_k(struct knobs k, __u32 tid, __u32 tgid, __u64 delta)
 {
-	__u64 v = targ_ms ? delta / 1000000 : delta / 1000;
+	__u64 v = k.ms ? delta / 1000000 : delta / 1000;
 	__u64 slot = log2_slot(v);
 	struct hist *h;
 	__u32 id;
@@ -197,7 +248,7 @@ static __always_inline struct hist *record(__u32 tid, __u32 tgid, __u64 delta)
 	if (slot >= MAX_SLOTS)
 		slot = MAX_SLOTS - 1;
 
-	if (!targ_per_process && !targ_per_thread) {
+	if (!k.per_process && !k.per_thread) {
 		id = 0;
 		h = bpf_map_lookup_elem(&hist_cpu, &id);
 		if (!h)
@@ -207,7 +258,7 @@ static __always_inline struct hist *record(__u32 tid, __u32 tgid, __u64 delta)
 		return 0;
 	}
 
-	id = targ_per_thread ? tid : tgid;
+	id = k.per_thread ? tid : tgid;
 	h = bpf_map_lookup_elem(&hists, &id);
 	if (h) {
 		__sync_fetch_and_add(&h->slots[slot], 1);
@@ -223,6 +274,11 @@ static __always_inline struct hist *record(__u32 tid, __u32 tgid, __u64 delta)
 	__sync_fetch_and_add(&h->slots[slot], 1);
 	__sync_fetch_and_add(&h->total_ns, delta);
 	return h;
+}
+
+static __always_inline struct hist *record(__u32 tid, __u32 tgid, __u64 delta)
+{
+	return record_k(KNOBS, tid, tgid, delta);
 }
 
 /* ---- runtime ---- */
@@ -331,6 +387,80 @@ static __always_inline struct hist *end_span(__u32 tid, __u32 tgid, bool tgid_kn
 	 * see the clock a few ns behind (TSCs of virtual CPUs are not quite
 	 * in step): a span of 0, not a lost one (bcc drops it). */
 	return record(tid, tgid, ts > t0 ? ts - t0 : 0);
+}
+
+/* ---- slices ---- */
+
+/* Priorities below this are the RT and deadline classes'. */
+#define MAX_RT_PRIO 100
+/* task_struct::flags of the idle tasks (and of idle injection threads
+ * while they inject idle time). */
+#define PF_IDLE 0x00000002
+
+/* switch_count is how many times t has switched out. The kernel counts a
+ * switch before the hook runs: at its switch-out a task has one more than
+ * at its switch-in. */
+static __always_inline __u64 switch_count(struct task_struct *t)
+{
+	return TASK_READ(t, nvcsw) + TASK_READ(t, nivcsw);
+}
+
+/* slice_in gives next a slot if it is not in the fair class. */
+static __always_inline void slice_in(struct knobs k, struct task_struct *next)
+{
+	struct start *sp;
+	__u32 tid;
+
+	if (TASK_READ(next, prio) >= MAX_RT_PRIO)
+		return;
+	tid = TASK_READ(next, pid);
+	if (k.tgid && TASK_READ(next, tgid) != k.tgid)
+		return;
+	sp = slot(tid);
+	if (!sp)
+		return;
+	sp->val = TASK_READ(next, se.sum_exec_runtime);
+	sp->aux = switch_count(next) + 1;
+}
+
+/* slice_switch accounts one context switch with slices, as k says; count
+ * tells whether prev's span counts (--involuntary). It returns a histogram
+ * that was just created, for prev. The filters come first: a task of
+ * another process or cgroup costs no map access. */
+static __always_inline struct hist *slice_switch(struct knobs k, struct task_struct *prev, struct task_struct *next, bool count)
+{
+	__u32 tid = 0, tgid = 0;
+	__u64 sum, start;
+	struct start *sp;
+
+	slice_in(k, next);
+	/* The idle tasks by their flag, not their pid 0: the flags share a
+	 * cache line with the task's state, which the scheduler has just
+	 * written; the pid is on a line the switch does not touch. */
+	if (!count || (TASK_READ(prev, flags) & PF_IDLE))
+		return 0;
+	if (k.tgid || k.per_process) {
+		tgid = TASK_READ(prev, tgid);
+		if (k.tgid && tgid != k.tgid)
+			return 0;
+	}
+	/* 1: under the cgroup; 0: not; < 0: map not set (yet). */
+	if (k.filter_cg && bpf_current_task_under_cgroup(&cgroup_map, 0) != 1)
+		return 0;
+	if (k.per_thread)
+		tid = TASK_READ(prev, pid);
+	sum = TASK_READ(prev, se.sum_exec_runtime);
+	start = TASK_READ(prev, se.prev_sum_exec_runtime);
+	if (TASK_READ(prev, prio) < MAX_RT_PRIO) {
+		sp = slot(TASK_READ(prev, pid));
+		if (sp && sp->aux == switch_count(prev)) {
+			start = sp->val;
+			sp->aux = 0;
+		}
+	}
+	if (sum < start)
+		return 0;
+	return record_k(k, tid, tgid, sum - start);
 }
 
 /* handle_switch accounts one context switch. It returns a histogram that was

@@ -11,9 +11,10 @@
 /* One histogram: the whole system's (key 0 of hist_cpu, one copy per CPU)
  * or one process's or thread's (key = pid or tid in hists). */
 struct hist {
-	__u64 slots[MAX_SLOTS];
-	/* Sum of the spans, in nanoseconds, for -e and --json. */
+	/* Sum of the spans, in nanoseconds, for -e and --json. First: it
+	 * shares a cache line with the slots of spans up to 64 usecs. */
 	__u64 total_ns;
+	__u64 slots[MAX_SLOTS];
 	/* The task's name when the histogram was created, for tasks gone by
 	 * the time it is printed. */
 	char comm[TASK_COMM_LEN];

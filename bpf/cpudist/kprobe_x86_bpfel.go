@@ -24,6 +24,7 @@ const (
 	KprobeProgFinishTaskSwitch = "finish_task_switch"
 	KprobeVarFilterCg          = "filter_cg"
 	KprobeVarIdleBase          = "idle_base"
+	KprobeVarSlicesUnreliable  = "slices_unreliable"
 	KprobeVarTargIdle          = "targ_idle"
 	KprobeVarTargInvoluntary   = "targ_involuntary"
 	KprobeVarTargMs            = "targ_ms"
@@ -94,16 +95,17 @@ type KprobeMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type KprobeVariableSpecs struct {
-	FilterCg        *ebpf.VariableSpec `ebpf:"filter_cg"`
-	IdleBase        *ebpf.VariableSpec `ebpf:"idle_base"`
-	TargIdle        *ebpf.VariableSpec `ebpf:"targ_idle"`
-	TargInvoluntary *ebpf.VariableSpec `ebpf:"targ_involuntary"`
-	TargMs          *ebpf.VariableSpec `ebpf:"targ_ms"`
-	TargOffcpu      *ebpf.VariableSpec `ebpf:"targ_offcpu"`
-	TargPerProcess  *ebpf.VariableSpec `ebpf:"targ_per_process"`
-	TargPerThread   *ebpf.VariableSpec `ebpf:"targ_per_thread"`
-	TargTgid        *ebpf.VariableSpec `ebpf:"targ_tgid"`
-	UnusedHist      *ebpf.VariableSpec `ebpf:"unused_hist"`
+	FilterCg         *ebpf.VariableSpec `ebpf:"filter_cg"`
+	IdleBase         *ebpf.VariableSpec `ebpf:"idle_base"`
+	SlicesUnreliable *ebpf.VariableSpec `ebpf:"slices_unreliable"`
+	TargIdle         *ebpf.VariableSpec `ebpf:"targ_idle"`
+	TargInvoluntary  *ebpf.VariableSpec `ebpf:"targ_involuntary"`
+	TargMs           *ebpf.VariableSpec `ebpf:"targ_ms"`
+	TargOffcpu       *ebpf.VariableSpec `ebpf:"targ_offcpu"`
+	TargPerProcess   *ebpf.VariableSpec `ebpf:"targ_per_process"`
+	TargPerThread    *ebpf.VariableSpec `ebpf:"targ_per_thread"`
+	TargTgid         *ebpf.VariableSpec `ebpf:"targ_tgid"`
+	UnusedHist       *ebpf.VariableSpec `ebpf:"unused_hist"`
 }
 
 // KprobeObjects contains all objects after they have been loaded into the kernel.
@@ -147,16 +149,17 @@ func (m *KprobeMaps) Close() error {
 //
 // It can be passed to LoadKprobeObjects or ebpf.CollectionSpec.LoadAndAssign.
 type KprobeVariables struct {
-	FilterCg        *ebpf.Variable `ebpf:"filter_cg"`
-	IdleBase        *ebpf.Variable `ebpf:"idle_base"`
-	TargIdle        *ebpf.Variable `ebpf:"targ_idle"`
-	TargInvoluntary *ebpf.Variable `ebpf:"targ_involuntary"`
-	TargMs          *ebpf.Variable `ebpf:"targ_ms"`
-	TargOffcpu      *ebpf.Variable `ebpf:"targ_offcpu"`
-	TargPerProcess  *ebpf.Variable `ebpf:"targ_per_process"`
-	TargPerThread   *ebpf.Variable `ebpf:"targ_per_thread"`
-	TargTgid        *ebpf.Variable `ebpf:"targ_tgid"`
-	UnusedHist      *ebpf.Variable `ebpf:"unused_hist"`
+	FilterCg         *ebpf.Variable `ebpf:"filter_cg"`
+	IdleBase         *ebpf.Variable `ebpf:"idle_base"`
+	SlicesUnreliable *ebpf.Variable `ebpf:"slices_unreliable"`
+	TargIdle         *ebpf.Variable `ebpf:"targ_idle"`
+	TargInvoluntary  *ebpf.Variable `ebpf:"targ_involuntary"`
+	TargMs           *ebpf.Variable `ebpf:"targ_ms"`
+	TargOffcpu       *ebpf.Variable `ebpf:"targ_offcpu"`
+	TargPerProcess   *ebpf.Variable `ebpf:"targ_per_process"`
+	TargPerThread    *ebpf.Variable `ebpf:"targ_per_thread"`
+	TargTgid         *ebpf.Variable `ebpf:"targ_tgid"`
+	UnusedHist       *ebpf.Variable `ebpf:"unused_hist"`
 }
 
 // KprobePrograms contains all programs after they have been loaded into the kernel.

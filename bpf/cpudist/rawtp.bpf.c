@@ -9,17 +9,22 @@
 SEC("raw_tp/sched_switch")
 int BPF_PROG(sched_switch, bool preempt, struct task_struct *prev, struct task_struct *next)
 {
-	struct switch_info s = {
-		.prev = prev,
-		.next = next,
-		.prev_tid = BPF_CORE_READ(prev, pid),
-		.prev_tgid = BPF_CORE_READ(prev, tgid),
-		.next_tid = BPF_CORE_READ(next, pid),
-		.next_tgid = BPF_CORE_READ(next, tgid),
-	};
+	struct switch_info s = {};
 	struct hist *h;
 	bool for_next;
 
+	if (USE_SLICES) {
+		h = slice_switch(KNOBS, prev, next, !targ_involuntary || preempt || get_task_state(prev) == TASK_RUNNING);
+		if (h)
+			name_task(h, prev);
+		return 0;
+	}
+	s.prev = prev;
+	s.next = next;
+	s.prev_tid = BPF_CORE_READ(prev, pid);
+	s.prev_tgid = BPF_CORE_READ(prev, tgid);
+	s.next_tid = BPF_CORE_READ(next, pid);
+	s.next_tgid = BPF_CORE_READ(next, tgid);
 	if (targ_involuntary)
 		s.involuntary = preempt || get_task_state(prev) == TASK_RUNNING;
 	if (targ_offcpu)

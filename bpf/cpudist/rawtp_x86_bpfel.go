@@ -16,22 +16,23 @@ import (
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	RawtpMapCgroupMap       = "cgroup_map"
-	RawtpMapHistCpu         = "hist_cpu"
-	RawtpMapHistDrops       = "hist_drops"
-	RawtpMapHists           = "hists"
-	RawtpMapStart           = "start"
-	RawtpProgSchedSwitch    = "sched_switch"
-	RawtpVarFilterCg        = "filter_cg"
-	RawtpVarIdleBase        = "idle_base"
-	RawtpVarTargIdle        = "targ_idle"
-	RawtpVarTargInvoluntary = "targ_involuntary"
-	RawtpVarTargMs          = "targ_ms"
-	RawtpVarTargOffcpu      = "targ_offcpu"
-	RawtpVarTargPerProcess  = "targ_per_process"
-	RawtpVarTargPerThread   = "targ_per_thread"
-	RawtpVarTargTgid        = "targ_tgid"
-	RawtpVarUnusedHist      = "unused_hist"
+	RawtpMapCgroupMap        = "cgroup_map"
+	RawtpMapHistCpu          = "hist_cpu"
+	RawtpMapHistDrops        = "hist_drops"
+	RawtpMapHists            = "hists"
+	RawtpMapStart            = "start"
+	RawtpProgSchedSwitch     = "sched_switch"
+	RawtpVarFilterCg         = "filter_cg"
+	RawtpVarIdleBase         = "idle_base"
+	RawtpVarSlicesUnreliable = "slices_unreliable"
+	RawtpVarTargIdle         = "targ_idle"
+	RawtpVarTargInvoluntary  = "targ_involuntary"
+	RawtpVarTargMs           = "targ_ms"
+	RawtpVarTargOffcpu       = "targ_offcpu"
+	RawtpVarTargPerProcess   = "targ_per_process"
+	RawtpVarTargPerThread    = "targ_per_thread"
+	RawtpVarTargTgid         = "targ_tgid"
+	RawtpVarUnusedHist       = "unused_hist"
 )
 
 // LoadRawtp returns the embedded CollectionSpec for Rawtp.
@@ -94,16 +95,17 @@ type RawtpMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type RawtpVariableSpecs struct {
-	FilterCg        *ebpf.VariableSpec `ebpf:"filter_cg"`
-	IdleBase        *ebpf.VariableSpec `ebpf:"idle_base"`
-	TargIdle        *ebpf.VariableSpec `ebpf:"targ_idle"`
-	TargInvoluntary *ebpf.VariableSpec `ebpf:"targ_involuntary"`
-	TargMs          *ebpf.VariableSpec `ebpf:"targ_ms"`
-	TargOffcpu      *ebpf.VariableSpec `ebpf:"targ_offcpu"`
-	TargPerProcess  *ebpf.VariableSpec `ebpf:"targ_per_process"`
-	TargPerThread   *ebpf.VariableSpec `ebpf:"targ_per_thread"`
-	TargTgid        *ebpf.VariableSpec `ebpf:"targ_tgid"`
-	UnusedHist      *ebpf.VariableSpec `ebpf:"unused_hist"`
+	FilterCg         *ebpf.VariableSpec `ebpf:"filter_cg"`
+	IdleBase         *ebpf.VariableSpec `ebpf:"idle_base"`
+	SlicesUnreliable *ebpf.VariableSpec `ebpf:"slices_unreliable"`
+	TargIdle         *ebpf.VariableSpec `ebpf:"targ_idle"`
+	TargInvoluntary  *ebpf.VariableSpec `ebpf:"targ_involuntary"`
+	TargMs           *ebpf.VariableSpec `ebpf:"targ_ms"`
+	TargOffcpu       *ebpf.VariableSpec `ebpf:"targ_offcpu"`
+	TargPerProcess   *ebpf.VariableSpec `ebpf:"targ_per_process"`
+	TargPerThread    *ebpf.VariableSpec `ebpf:"targ_per_thread"`
+	TargTgid         *ebpf.VariableSpec `ebpf:"targ_tgid"`
+	UnusedHist       *ebpf.VariableSpec `ebpf:"unused_hist"`
 }
 
 // RawtpObjects contains all objects after they have been loaded into the kernel.
@@ -147,16 +149,17 @@ func (m *RawtpMaps) Close() error {
 //
 // It can be passed to LoadRawtpObjects or ebpf.CollectionSpec.LoadAndAssign.
 type RawtpVariables struct {
-	FilterCg        *ebpf.Variable `ebpf:"filter_cg"`
-	IdleBase        *ebpf.Variable `ebpf:"idle_base"`
-	TargIdle        *ebpf.Variable `ebpf:"targ_idle"`
-	TargInvoluntary *ebpf.Variable `ebpf:"targ_involuntary"`
-	TargMs          *ebpf.Variable `ebpf:"targ_ms"`
-	TargOffcpu      *ebpf.Variable `ebpf:"targ_offcpu"`
-	TargPerProcess  *ebpf.Variable `ebpf:"targ_per_process"`
-	TargPerThread   *ebpf.Variable `ebpf:"targ_per_thread"`
-	TargTgid        *ebpf.Variable `ebpf:"targ_tgid"`
-	UnusedHist      *ebpf.Variable `ebpf:"unused_hist"`
+	FilterCg         *ebpf.Variable `ebpf:"filter_cg"`
+	IdleBase         *ebpf.Variable `ebpf:"idle_base"`
+	SlicesUnreliable *ebpf.Variable `ebpf:"slices_unreliable"`
+	TargIdle         *ebpf.Variable `ebpf:"targ_idle"`
+	TargInvoluntary  *ebpf.Variable `ebpf:"targ_involuntary"`
+	TargMs           *ebpf.Variable `ebpf:"targ_ms"`
+	TargOffcpu       *ebpf.Variable `ebpf:"targ_offcpu"`
+	TargPerProcess   *ebpf.Variable `ebpf:"targ_per_process"`
+	TargPerThread    *ebpf.Variable `ebpf:"targ_per_thread"`
+	TargTgid         *ebpf.Variable `ebpf:"targ_tgid"`
+	UnusedHist       *ebpf.Variable `ebpf:"unused_hist"`
 }
 
 // RawtpPrograms contains all programs after they have been loaded into the kernel.

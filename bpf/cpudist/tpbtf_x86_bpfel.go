@@ -15,8 +15,8 @@ import (
 
 type TpbtfHist struct {
 	_       structs.HostLayout
-	Slots   [48]uint64
 	TotalNs uint64
+	Slots   [48]uint64
 	Comm    [16]int8
 }
 
@@ -30,22 +30,24 @@ type TpbtfStart struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	TpbtfMapCgroupMap       = "cgroup_map"
-	TpbtfMapHistCpu         = "hist_cpu"
-	TpbtfMapHistDrops       = "hist_drops"
-	TpbtfMapHists           = "hists"
-	TpbtfMapStart           = "start"
-	TpbtfProgSchedSwitch    = "sched_switch"
-	TpbtfVarFilterCg        = "filter_cg"
-	TpbtfVarIdleBase        = "idle_base"
-	TpbtfVarTargIdle        = "targ_idle"
-	TpbtfVarTargInvoluntary = "targ_involuntary"
-	TpbtfVarTargMs          = "targ_ms"
-	TpbtfVarTargOffcpu      = "targ_offcpu"
-	TpbtfVarTargPerProcess  = "targ_per_process"
-	TpbtfVarTargPerThread   = "targ_per_thread"
-	TpbtfVarTargTgid        = "targ_tgid"
-	TpbtfVarUnusedHist      = "unused_hist"
+	TpbtfMapCgroupMap           = "cgroup_map"
+	TpbtfMapHistCpu             = "hist_cpu"
+	TpbtfMapHistDrops           = "hist_drops"
+	TpbtfMapHists               = "hists"
+	TpbtfMapStart               = "start"
+	TpbtfProgSchedSwitch        = "sched_switch"
+	TpbtfProgSchedSwitchDefault = "sched_switch_default"
+	TpbtfVarFilterCg            = "filter_cg"
+	TpbtfVarIdleBase            = "idle_base"
+	TpbtfVarSlicesUnreliable    = "slices_unreliable"
+	TpbtfVarTargIdle            = "targ_idle"
+	TpbtfVarTargInvoluntary     = "targ_involuntary"
+	TpbtfVarTargMs              = "targ_ms"
+	TpbtfVarTargOffcpu          = "targ_offcpu"
+	TpbtfVarTargPerProcess      = "targ_per_process"
+	TpbtfVarTargPerThread       = "targ_per_thread"
+	TpbtfVarTargTgid            = "targ_tgid"
+	TpbtfVarUnusedHist          = "unused_hist"
 )
 
 // LoadTpbtf returns the embedded CollectionSpec for Tpbtf.
@@ -90,7 +92,8 @@ type TpbtfSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type TpbtfProgramSpecs struct {
-	SchedSwitch *ebpf.ProgramSpec `ebpf:"sched_switch"`
+	SchedSwitch        *ebpf.ProgramSpec `ebpf:"sched_switch"`
+	SchedSwitchDefault *ebpf.ProgramSpec `ebpf:"sched_switch_default"`
 }
 
 // TpbtfMapSpecs contains maps before they are loaded into the kernel.
@@ -108,16 +111,17 @@ type TpbtfMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type TpbtfVariableSpecs struct {
-	FilterCg        *ebpf.VariableSpec `ebpf:"filter_cg"`
-	IdleBase        *ebpf.VariableSpec `ebpf:"idle_base"`
-	TargIdle        *ebpf.VariableSpec `ebpf:"targ_idle"`
-	TargInvoluntary *ebpf.VariableSpec `ebpf:"targ_involuntary"`
-	TargMs          *ebpf.VariableSpec `ebpf:"targ_ms"`
-	TargOffcpu      *ebpf.VariableSpec `ebpf:"targ_offcpu"`
-	TargPerProcess  *ebpf.VariableSpec `ebpf:"targ_per_process"`
-	TargPerThread   *ebpf.VariableSpec `ebpf:"targ_per_thread"`
-	TargTgid        *ebpf.VariableSpec `ebpf:"targ_tgid"`
-	UnusedHist      *ebpf.VariableSpec `ebpf:"unused_hist"`
+	FilterCg         *ebpf.VariableSpec `ebpf:"filter_cg"`
+	IdleBase         *ebpf.VariableSpec `ebpf:"idle_base"`
+	SlicesUnreliable *ebpf.VariableSpec `ebpf:"slices_unreliable"`
+	TargIdle         *ebpf.VariableSpec `ebpf:"targ_idle"`
+	TargInvoluntary  *ebpf.VariableSpec `ebpf:"targ_involuntary"`
+	TargMs           *ebpf.VariableSpec `ebpf:"targ_ms"`
+	TargOffcpu       *ebpf.VariableSpec `ebpf:"targ_offcpu"`
+	TargPerProcess   *ebpf.VariableSpec `ebpf:"targ_per_process"`
+	TargPerThread    *ebpf.VariableSpec `ebpf:"targ_per_thread"`
+	TargTgid         *ebpf.VariableSpec `ebpf:"targ_tgid"`
+	UnusedHist       *ebpf.VariableSpec `ebpf:"unused_hist"`
 }
 
 // TpbtfObjects contains all objects after they have been loaded into the kernel.
@@ -161,28 +165,31 @@ func (m *TpbtfMaps) Close() error {
 //
 // It can be passed to LoadTpbtfObjects or ebpf.CollectionSpec.LoadAndAssign.
 type TpbtfVariables struct {
-	FilterCg        *ebpf.Variable `ebpf:"filter_cg"`
-	IdleBase        *ebpf.Variable `ebpf:"idle_base"`
-	TargIdle        *ebpf.Variable `ebpf:"targ_idle"`
-	TargInvoluntary *ebpf.Variable `ebpf:"targ_involuntary"`
-	TargMs          *ebpf.Variable `ebpf:"targ_ms"`
-	TargOffcpu      *ebpf.Variable `ebpf:"targ_offcpu"`
-	TargPerProcess  *ebpf.Variable `ebpf:"targ_per_process"`
-	TargPerThread   *ebpf.Variable `ebpf:"targ_per_thread"`
-	TargTgid        *ebpf.Variable `ebpf:"targ_tgid"`
-	UnusedHist      *ebpf.Variable `ebpf:"unused_hist"`
+	FilterCg         *ebpf.Variable `ebpf:"filter_cg"`
+	IdleBase         *ebpf.Variable `ebpf:"idle_base"`
+	SlicesUnreliable *ebpf.Variable `ebpf:"slices_unreliable"`
+	TargIdle         *ebpf.Variable `ebpf:"targ_idle"`
+	TargInvoluntary  *ebpf.Variable `ebpf:"targ_involuntary"`
+	TargMs           *ebpf.Variable `ebpf:"targ_ms"`
+	TargOffcpu       *ebpf.Variable `ebpf:"targ_offcpu"`
+	TargPerProcess   *ebpf.Variable `ebpf:"targ_per_process"`
+	TargPerThread    *ebpf.Variable `ebpf:"targ_per_thread"`
+	TargTgid         *ebpf.Variable `ebpf:"targ_tgid"`
+	UnusedHist       *ebpf.Variable `ebpf:"unused_hist"`
 }
 
 // TpbtfPrograms contains all programs after they have been loaded into the kernel.
 //
 // It can be passed to LoadTpbtfObjects or ebpf.CollectionSpec.LoadAndAssign.
 type TpbtfPrograms struct {
-	SchedSwitch *ebpf.Program `ebpf:"sched_switch"`
+	SchedSwitch        *ebpf.Program `ebpf:"sched_switch"`
+	SchedSwitchDefault *ebpf.Program `ebpf:"sched_switch_default"`
 }
 
 func (p *TpbtfPrograms) Close() error {
 	return _TpbtfClose(
 		p.SchedSwitch,
+		p.SchedSwitchDefault,
 	)
 }
 

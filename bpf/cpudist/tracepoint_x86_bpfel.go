@@ -16,22 +16,23 @@ import (
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	TracepointMapCgroupMap       = "cgroup_map"
-	TracepointMapHistCpu         = "hist_cpu"
-	TracepointMapHistDrops       = "hist_drops"
-	TracepointMapHists           = "hists"
-	TracepointMapStart           = "start"
-	TracepointProgSchedSwitch    = "sched_switch"
-	TracepointVarFilterCg        = "filter_cg"
-	TracepointVarIdleBase        = "idle_base"
-	TracepointVarTargIdle        = "targ_idle"
-	TracepointVarTargInvoluntary = "targ_involuntary"
-	TracepointVarTargMs          = "targ_ms"
-	TracepointVarTargOffcpu      = "targ_offcpu"
-	TracepointVarTargPerProcess  = "targ_per_process"
-	TracepointVarTargPerThread   = "targ_per_thread"
-	TracepointVarTargTgid        = "targ_tgid"
-	TracepointVarUnusedHist      = "unused_hist"
+	TracepointMapCgroupMap        = "cgroup_map"
+	TracepointMapHistCpu          = "hist_cpu"
+	TracepointMapHistDrops        = "hist_drops"
+	TracepointMapHists            = "hists"
+	TracepointMapStart            = "start"
+	TracepointProgSchedSwitch     = "sched_switch"
+	TracepointVarFilterCg         = "filter_cg"
+	TracepointVarIdleBase         = "idle_base"
+	TracepointVarSlicesUnreliable = "slices_unreliable"
+	TracepointVarTargIdle         = "targ_idle"
+	TracepointVarTargInvoluntary  = "targ_involuntary"
+	TracepointVarTargMs           = "targ_ms"
+	TracepointVarTargOffcpu       = "targ_offcpu"
+	TracepointVarTargPerProcess   = "targ_per_process"
+	TracepointVarTargPerThread    = "targ_per_thread"
+	TracepointVarTargTgid         = "targ_tgid"
+	TracepointVarUnusedHist       = "unused_hist"
 )
 
 // LoadTracepoint returns the embedded CollectionSpec for Tracepoint.
@@ -94,16 +95,17 @@ type TracepointMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type TracepointVariableSpecs struct {
-	FilterCg        *ebpf.VariableSpec `ebpf:"filter_cg"`
-	IdleBase        *ebpf.VariableSpec `ebpf:"idle_base"`
-	TargIdle        *ebpf.VariableSpec `ebpf:"targ_idle"`
-	TargInvoluntary *ebpf.VariableSpec `ebpf:"targ_involuntary"`
-	TargMs          *ebpf.VariableSpec `ebpf:"targ_ms"`
-	TargOffcpu      *ebpf.VariableSpec `ebpf:"targ_offcpu"`
-	TargPerProcess  *ebpf.VariableSpec `ebpf:"targ_per_process"`
-	TargPerThread   *ebpf.VariableSpec `ebpf:"targ_per_thread"`
-	TargTgid        *ebpf.VariableSpec `ebpf:"targ_tgid"`
-	UnusedHist      *ebpf.VariableSpec `ebpf:"unused_hist"`
+	FilterCg         *ebpf.VariableSpec `ebpf:"filter_cg"`
+	IdleBase         *ebpf.VariableSpec `ebpf:"idle_base"`
+	SlicesUnreliable *ebpf.VariableSpec `ebpf:"slices_unreliable"`
+	TargIdle         *ebpf.VariableSpec `ebpf:"targ_idle"`
+	TargInvoluntary  *ebpf.VariableSpec `ebpf:"targ_involuntary"`
+	TargMs           *ebpf.VariableSpec `ebpf:"targ_ms"`
+	TargOffcpu       *ebpf.VariableSpec `ebpf:"targ_offcpu"`
+	TargPerProcess   *ebpf.VariableSpec `ebpf:"targ_per_process"`
+	TargPerThread    *ebpf.VariableSpec `ebpf:"targ_per_thread"`
+	TargTgid         *ebpf.VariableSpec `ebpf:"targ_tgid"`
+	UnusedHist       *ebpf.VariableSpec `ebpf:"unused_hist"`
 }
 
 // TracepointObjects contains all objects after they have been loaded into the kernel.
@@ -147,16 +149,17 @@ func (m *TracepointMaps) Close() error {
 //
 // It can be passed to LoadTracepointObjects or ebpf.CollectionSpec.LoadAndAssign.
 type TracepointVariables struct {
-	FilterCg        *ebpf.Variable `ebpf:"filter_cg"`
-	IdleBase        *ebpf.Variable `ebpf:"idle_base"`
-	TargIdle        *ebpf.Variable `ebpf:"targ_idle"`
-	TargInvoluntary *ebpf.Variable `ebpf:"targ_involuntary"`
-	TargMs          *ebpf.Variable `ebpf:"targ_ms"`
-	TargOffcpu      *ebpf.Variable `ebpf:"targ_offcpu"`
-	TargPerProcess  *ebpf.Variable `ebpf:"targ_per_process"`
-	TargPerThread   *ebpf.Variable `ebpf:"targ_per_thread"`
-	TargTgid        *ebpf.Variable `ebpf:"targ_tgid"`
-	UnusedHist      *ebpf.Variable `ebpf:"unused_hist"`
+	FilterCg         *ebpf.Variable `ebpf:"filter_cg"`
+	IdleBase         *ebpf.Variable `ebpf:"idle_base"`
+	SlicesUnreliable *ebpf.Variable `ebpf:"slices_unreliable"`
+	TargIdle         *ebpf.Variable `ebpf:"targ_idle"`
+	TargInvoluntary  *ebpf.Variable `ebpf:"targ_involuntary"`
+	TargMs           *ebpf.Variable `ebpf:"targ_ms"`
+	TargOffcpu       *ebpf.Variable `ebpf:"targ_offcpu"`
+	TargPerProcess   *ebpf.Variable `ebpf:"targ_per_process"`
+	TargPerThread    *ebpf.Variable `ebpf:"targ_per_thread"`
+	TargTgid         *ebpf.Variable `ebpf:"targ_tgid"`
+	UnusedHist       *ebpf.Variable `ebpf:"unused_hist"`
 }
 
 // TracepointPrograms contains all programs after they have been loaded into the kernel.

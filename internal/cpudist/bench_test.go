@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"runtime"
@@ -26,50 +27,44 @@ import (
 // and forth through pipes, so that every hand-over is a switch. It compares,
 // in the same run, nothing attached to sched_switch, an empty tp_btf program
 // on it, and cpudist (tp_btf, on-CPU, system-wide, as loaded by the tool):
-// b.N round trips per setup, in short chunks, the setups taking turns (in a
-// rotating order) with their programs loaded once and only attached for
-// their turn. The figure per chunk is the CPU time of both processes over
-// their context switches, so that other tasks on the CPU count for little;
-// the added costs are medians of differences within a turn. It reports ns
-// per switch for each setup, what the programs add, and the ratio of
-// cpudist's added cost to the empty program's (the target is at most 1.2).
+// b.N round trips per setup, in switchTurns short chunks, the setups taking
+// turns (A B C, B C A, C A B, ...) with their programs loaded once and only
+// attached for their turn. The figure per chunk is the CPU time of both
+// processes over their context switches, so that other tasks on the CPU
+// count for little; what a program adds is the median over the turns of
+// its chunk's figure minus the bare chunk's of the same turn. It reports ns
+// per switch for each setup, what the programs add, the ratio of cpudist's
+// added cost to the empty program's (the target is at most 1.2) and a 95%
+// interval of that ratio (resampling the turns), which tells a steady run
+// from a noisy one. The load average is logged at both ends: measure on a
+// quiet machine.
 func BenchmarkSwitchCost(b *testing.B) {
 	kerneltest.Need(b, loader.TPBTF)
 	pp := startPingPong(b, runtime.NumCPU()-1)
 	empty := loadProgram(b, bpf.LoadEmpty, nil, "sched_switch_empty")
-	cfg := Config{}
-	sizes, consts, err := cfg.layout()
-	if err != nil {
-		b.Fatal(err)
-	}
-	cpudist := loadProgram(b, bpf.LoadTpbtf, func(spec *ebpf.CollectionSpec) error {
-		for name, v := range consts {
-			if err := spec.Variables[name].Set(v); err != nil {
-				return err
-			}
-		}
-		for name, n := range sizes {
-			spec.Maps[name].MaxEntries = n
-		}
-		return nil
-	}, "sched_switch")
+	cpudist := loadCpudist(b)
 	progs := []*ebpf.Program{nil, empty, cpudist}
 
-	const turns = 100
-	chunk := max(b.N/turns, 100)
+	logLoad(b, "before")
+	chunk := max(b.N/switchTurns, 100)
 	perSwitch := make([][]float64, len(progs))
 	b.ResetTimer()
-	for turn := range turns {
+	for turn := range switchTurns {
 		for k := range progs {
 			i := (turn + k) % len(progs)
 			var l link.Link
 			if progs[i] != nil {
 				b.StopTimer()
+				var err error
 				if l, err = link.AttachTracing(link.TracingOptions{Program: progs[i]}); err != nil {
 					b.Fatal(err)
 				}
 				b.StartTimer()
 			}
+			// Attaching and detaching patch the kernel's text (the
+			// tracepoint's static key): the switches right after pay
+			// for it. Let them pass.
+			pp.perSwitch(b, switchWarmUp)
 			perSwitch[i] = append(perSwitch[i], pp.perSwitch(b, chunk))
 			if l != nil {
 				l.Close()
@@ -77,14 +72,15 @@ func BenchmarkSwitchCost(b *testing.B) {
 		}
 	}
 	b.StopTimer()
-	added := func(i int) float64 {
-		d := make([]float64, turns)
-		for t := range d {
-			d[t] = perSwitch[i][t] - perSwitch[0][t]
+	logLoad(b, "after")
+	added := make([][]float64, len(progs))
+	for i := range progs {
+		added[i] = make([]float64, switchTurns)
+		for t := range added[i] {
+			added[i][t] = perSwitch[i][t] - perSwitch[0][t]
 		}
-		return median(d)
 	}
-	addedEmpty, addedCpudist := added(1), added(2)
+	addedEmpty, addedCpudist := median(added[1]), median(added[2])
 	b.ReportMetric(median(perSwitch[0]), "ns/switch-none")
 	b.ReportMetric(median(perSwitch[1]), "ns/switch-empty")
 	b.ReportMetric(median(perSwitch[2]), "ns/switch-cpudist")
@@ -92,7 +88,85 @@ func BenchmarkSwitchCost(b *testing.B) {
 	b.ReportMetric(addedCpudist, "ns/switch-added-cpudist")
 	if addedEmpty > 0 {
 		b.ReportMetric(addedCpudist/addedEmpty, "added-ratio")
+		lo, hi := ratioInterval(added[2], added[1])
+		b.ReportMetric(lo, "added-ratio-lo")
+		b.ReportMetric(hi, "added-ratio-hi")
 	}
+}
+
+// switchTurns is how many turns BenchmarkSwitchCost takes: many short ones,
+// so that most chunks see no other task on the CPU and the medians leave
+// out those that do. switchWarmUp is how many round trips, not measured,
+// come before each chunk.
+const (
+	switchTurns  = 600
+	switchWarmUp = 200
+)
+
+// ratioInterval returns a 95% interval of median(num)/median(den), num and
+// den paired by turn, from 2000 resamplings of the turns (a fixed seed: the
+// same data gives the same interval).
+func ratioInterval(num, den []float64) (lo, hi float64) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	n := len(num)
+	a, d := make([]float64, n), make([]float64, n)
+	ratios := make([]float64, 0, 2000)
+	for range 2000 {
+		for k := range n {
+			t := rng.IntN(n)
+			a[k], d[k] = num[t], den[t]
+		}
+		if md := median(d); md > 0 {
+			ratios = append(ratios, median(a)/md)
+		}
+	}
+	if len(ratios) == 0 {
+		return 0, 0
+	}
+	slices.Sort(ratios)
+	return ratios[len(ratios)*25/1000], ratios[len(ratios)*975/1000]
+}
+
+// logLoad logs the load average, for the reader to tell a quiet run.
+func logLoad(b *testing.B, when string) {
+	if l, err := os.ReadFile("/proc/loadavg"); err == nil {
+		b.Logf("load average %s: %s", when, strings.Join(strings.Fields(string(l))[:3], " "))
+	}
+}
+
+// loadCpudist loads cpudist's tp_btf program as the tool does for the
+// default system-wide on-CPU histogram (the object and program of its
+// plan), unattached.
+func loadCpudist(b *testing.B) *ebpf.Program {
+	b.Helper()
+	cfg := Config{}
+	sizes, consts, err := cfg.layout()
+	if err != nil {
+		b.Fatal(err)
+	}
+	spec := cfg.plan().Backends[0].Spec
+	probe, err := spec()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if len(probe.Programs) != 1 {
+		b.Fatalf("tp_btf object with %d programs, want 1", len(probe.Programs))
+	}
+	var name string
+	for name = range probe.Programs {
+	}
+	b.Logf("cpudist program: %s", name)
+	return loadProgram(b, spec, func(spec *ebpf.CollectionSpec) error {
+		for name, v := range consts {
+			if err := spec.Variables[name].Set(v); err != nil {
+				return fmt.Errorf("set %s: %w", name, err)
+			}
+		}
+		for name, n := range sizes {
+			spec.Maps[name].MaxEntries = n
+		}
+		return nil
+	}, name)
 }
 
 // BenchmarkProgramRuntime measures the run time of cpudist's program and
@@ -106,22 +180,7 @@ func BenchmarkProgramRuntime(b *testing.B) {
 	kerneltest.Need(b, loader.TPBTF)
 	pp := startPingPong(b, runtime.NumCPU()-1)
 	empty := loadProgram(b, bpf.LoadEmpty, nil, "sched_switch_empty")
-	cfg := Config{}
-	sizes, consts, err := cfg.layout()
-	if err != nil {
-		b.Fatal(err)
-	}
-	cpudist := loadProgram(b, bpf.LoadTpbtf, func(spec *ebpf.CollectionSpec) error {
-		for name, v := range consts {
-			if err := spec.Variables[name].Set(v); err != nil {
-				return err
-			}
-		}
-		for name, n := range sizes {
-			spec.Maps[name].MaxEntries = n
-		}
-		return nil
-	}, "sched_switch")
+	cpudist := loadCpudist(b)
 	stats, err := ebpf.EnableStats(uint32(unix.BPF_STATS_RUN_TIME))
 	if err != nil {
 		b.Fatalf("enable BPF statistics: %v", err)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -23,7 +24,7 @@ import (
 // tracepoint, as a raw tracepoint, as a classic tracepoint, and bcc's kprobe
 // on finish_task_switch.
 var Plan = loader.Plan{Backends: []loader.Backend{
-	{Name: "tp_btf", Needs: []loader.Feature{loader.TPBTF}, Spec: bpf.LoadTpbtf},
+	{Name: "tp_btf", Needs: []loader.Feature{loader.TPBTF}, Spec: tpbtfWithout(bpf.TpbtfProgSchedSwitchDefault)},
 	{Name: "raw_tp", Needs: []loader.Feature{loader.RawTP}, Spec: bpf.LoadRawtp},
 	{Name: "tracepoint", Spec: bpf.LoadTracepoint},
 	{Name: "kprobe", Needs: []loader.Feature{loader.Kprobes}, Spec: bpf.LoadKprobe},
@@ -64,6 +65,41 @@ func (c *Config) constants() map[string]any {
 
 func (c *Config) sectioned() bool { return c.PerProcess || c.PerThread }
 
+// defaultReport tells whether cfg counts what cpudist does without flags
+// (system-wide, on-CPU, in usecs; the output options aside), for which the
+// tp_btf object has a program with the tunables compiled in.
+func (c *Config) defaultReport() bool {
+	return !c.OffCPU && !c.Milliseconds && !c.PerProcess && !c.PerThread && c.PID == 0 &&
+		!c.Idle && c.Cgroup == "" && !c.Involuntary && !schedExtLoaded()
+}
+
+// plan is Plan where the tp_btf object has, for the default report,
+// sched_switch_default instead of sched_switch.
+func (c *Config) plan() loader.Plan {
+	p := loader.Plan{Backends: slices.Clone(Plan.Backends)}
+	if c.defaultReport() {
+		for i := range p.Backends {
+			if p.Backends[i].Name == "tp_btf" {
+				p.Backends[i].Spec = tpbtfWithout(bpf.TpbtfProgSchedSwitch)
+			}
+		}
+	}
+	return p
+}
+
+// tpbtfWithout returns the tp_btf object without program prog: it holds two
+// programs on sched_switch, of which one is loaded.
+func tpbtfWithout(prog string) func() (*ebpf.CollectionSpec, error) {
+	return func() (*ebpf.CollectionSpec, error) {
+		spec, err := bpf.LoadTpbtf()
+		if err != nil {
+			return nil, err
+		}
+		delete(spec.Programs, prog)
+		return spec, nil
+	}
+}
+
 // maxHists caps the histograms per interval with -P or -L; the map is
 // preallocated: allocating under the run queue lock can deadlock older
 // kernels.
@@ -94,7 +130,16 @@ func (c *Config) layout() (sizes map[string]uint32, consts map[string]any, err e
 	}
 	consts = c.constants()
 	consts["idle_base"] = pidMax
+	consts["slices_unreliable"] = schedExtLoaded()
 	return sizes, consts, nil
+}
+
+// schedExtLoaded tells whether a sched_ext scheduler runs: the tasks it
+// schedules have no fair slice start, so spans are measured another way
+// (see bpf/cpudist/cpudist.bpf.h).
+func schedExtLoaded() bool {
+	b, err := os.ReadFile("/sys/kernel/sched_ext/state")
+	return err == nil && strings.TrimSpace(string(b)) != "disabled"
 }
 
 // Open loads and attaches cpudist's programs as cfg asks, cgroup filter
@@ -104,7 +149,7 @@ func Open(cfg Config) (*loader.Object, error) {
 	if err != nil {
 		return nil, err
 	}
-	obj, err := loader.Open(Plan, loader.Options{
+	obj, err := loader.Open(cfg.plan(), loader.Options{
 		Backend:    cfg.Backend,
 		Constants:  consts,
 		MaxEntries: sizes,

@@ -377,6 +377,54 @@ func testRuntimeTotal(t *testing.T, backend string, fifo bool) {
 	}
 }
 
+// TestDefaultReport checks the default report (system-wide, on-CPU; on
+// tp_btf the program with the tunables compiled in) on every backend, for
+// a normal and a SCHED_FIFO worker: the total is at least the CPU time the
+// worker spent, and the FIFO worker's 30 ms spins, which no normal task
+// cuts short, make spans of 16384 usecs and more (in the 16384 -> 32767
+// bucket, but an emulated kernel can be so slow that a 20 ms sleep is over
+// before the thread blocks: two spins then make one span).
+func TestDefaultReport(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, backend string) {
+		for _, policy := range []string{"normal", "fifo"} {
+			t.Run(policy, func(t *testing.T) {
+				args, want := workerArgs, uint64(0)
+				if policy == "fifo" {
+					cs, _ := os.ReadFile("/sys/devices/system/clocksource/clocksource0/current_clocksource")
+					if clock := strings.TrimSpace(string(cs)); clock != "tsc" {
+						t.Skipf("SCHED_FIFO spinning under emulation (clocksource %s)", clock)
+					}
+					args, want = append(slices.Clone(workerArgs), "-rt"), cycles/2
+				}
+				w := startWorker(t, args...)
+				w.stop(t)
+				tl := startCpudist(t, "--json", "--backend", backend)
+				before := cpuTime(t, w.pid)
+				w.runStopped(t)
+				spent := cpuTime(t, w.pid) - before
+				rep := lastReport(t, stopCpudist(t, tl, syscall.SIGINT))
+				if len(rep.Histograms) != 1 {
+					t.Fatalf("%d histograms, want 1: %+v", len(rep.Histograms), rep)
+				}
+				h := rep.Histograms[0]
+				t.Logf("buckets %v; total %d ns; the worker spent %d ns", h.Buckets, rep.TotalNs, spent)
+				var long uint64
+				for _, b := range h.Buckets {
+					if b.Low >= sleepLow {
+						long += b.Count
+					}
+				}
+				if long < want {
+					t.Errorf("%d spans of 16384 usecs or more, want at least %d for the worker's %d spins of %v", long, want, cycles, busy)
+				}
+				if rep.TotalNs < spent {
+					t.Errorf("total %d ns, less than the %d ns the worker spent", rep.TotalNs, spent)
+				}
+			})
+		}
+	})
+}
+
 // TestOffCPUBuckets checks, on every backend, that -O puts the worker's
 // 20 ms sleeps in the 16384 -> 32767 usecs bucket of its thread (-L). A
 // wake-up can be late on a busy machine or an emulated one: a sleep the
