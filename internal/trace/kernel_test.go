@@ -50,6 +50,7 @@ func TestKernelFunctions(t *testing.T) {
 			if st := tl.Stop(syscall.SIGINT); st != 0 {
 				t.Fatalf("exit %d: %s", st, tl.Stderr())
 			}
+			t.Logf("output:\n%s", tl.Stdout()[strings.Index(tl.Stdout(), "PID     TID"):])
 			if !strings.Contains(tl.Stderr(), "backend "+tt.backend) {
 				t.Errorf("stderr %q does not name backend %s", tl.Stderr(), tt.backend)
 			}

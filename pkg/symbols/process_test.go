@@ -223,6 +223,8 @@ func TestProcessDeleted(t *testing.T) {
 		t.Fatal(err)
 	}
 	pid := startChild(t, exec.Command(path))
+	// Started is not yet mapped: wait for the exec.
+	waitMapped(t, pid, "spin-deleted")
 	target := uprobe.Target{Path: path, HostPath: path, PID: pid}
 	f, err := uprobe.OpenELF(path)
 	if err != nil {
