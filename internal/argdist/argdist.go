@@ -116,10 +116,7 @@ func Run(ctx context.Context, env cli.Env, cfg Config) error {
 	}
 	defer obj.Close()
 	if cfg.Verbose {
-		for _, a := range obj.Attempts {
-			fmt.Fprintf(env.Stderr, "backend %s passed over: %v\n", a.Backend, a.Err)
-		}
-		fmt.Fprintf(env.Stderr, "backend %s\n", obj.Backend)
+		cli.ReportBackend(env.Stderr, obj, false)
 	}
 	fmt.Fprintf(env.Stderr, "Tracing %d probe%s... Hit Ctrl-C to end.\n", len(specs), map[bool]string{true: "s", false: ""}[len(specs) > 1])
 

@@ -88,10 +88,7 @@ func Run(ctx context.Context, env cli.Env, cfg Config) error {
 	}
 	defer obj.Close()
 	if cfg.Verbose {
-		for _, a := range obj.Attempts {
-			fmt.Fprintf(env.Stderr, "backend %s passed over: %v\n", a.Backend, a.Err)
-		}
-		fmt.Fprintf(env.Stderr, "backend %s\n", obj.Backend)
+		cli.ReportBackend(env.Stderr, obj, false)
 	}
 	fmt.Fprintf(env.Stdout, "Tracing %d functions for \"%s\"... Hit Ctrl-C to end.\n", len(funcs), cfg.Pattern)
 

@@ -19,7 +19,7 @@ import (
 type Child struct {
 	t     testing.TB
 	Cmd   *exec.Cmd
-	Path  string // absolute
+	Path  string // absolute (the command's, for StartChildCmd)
 	PID   int
 	in    io.WriteCloser
 	lines chan string
@@ -33,7 +33,13 @@ func StartChild(t testing.TB, path string, args ...string) *Child {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(abs, args...)
+	return StartChildCmd(t, exec.Command(abs, args...))
+}
+
+// StartChildCmd is StartChild for a command made otherwise, such as a
+// helper of the test binary made by Command.
+func StartChildCmd(t testing.TB, cmd *exec.Cmd) *Child {
+	t.Helper()
 	in, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -44,9 +50,9 @@ func StartChild(t testing.TB, path string, args ...string) *Child {
 	}
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", path, err)
+		t.Fatalf("start %s: %v", cmd, err)
 	}
-	c := &Child{t: t, Cmd: cmd, Path: abs, PID: cmd.Process.Pid, in: in, lines: make(chan string, 16)}
+	c := &Child{t: t, Cmd: cmd, Path: cmd.Path, PID: cmd.Process.Pid, in: in, lines: make(chan string, 16)}
 	go func() {
 		s := bufio.NewScanner(out)
 		for s.Scan() {

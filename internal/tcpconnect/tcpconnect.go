@@ -89,10 +89,7 @@ func Run(ctx context.Context, env cli.Env, cfg Config, out Format) error {
 	}
 	defer obj.Close()
 	if cfg.Verbose {
-		for _, a := range obj.Attempts {
-			fmt.Fprintf(env.Stderr, "backend %s passed over: %v\n", a.Backend, a.Err)
-		}
-		fmt.Fprintf(env.Stderr, "backend %s, events through the %s\n", obj.Backend, map[bool]string{true: "ring buffer", false: "perf buffer"}[obj.RingBuf])
+		cli.ReportBackend(env.Stderr, obj, true)
 	}
 
 	if cfg.Count {

@@ -11,7 +11,6 @@ import (
 	"regexp"
 	"runtime"
 	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -56,6 +55,12 @@ func spin(ctx context.Context, env cli.Env) error {
 	return nil
 }
 
+// startSpin starts spin as a child and waits for its "ready".
+func startSpin(t testing.TB, n, threads int) *kerneltest.Child {
+	t.Helper()
+	return kerneltest.StartChildCmd(t, kerneltest.Command("spin", strconv.Itoa(n), strconv.Itoa(threads)))
+}
+
 // delivery is one run: n events made at a rate, and what became of them.
 type delivery struct {
 	n       int
@@ -71,19 +76,8 @@ var lostRE = regexp.MustCompile(`(?:Possibly lost|Lost) (\d+)`)
 // deliver runs the event source and the tool started by tool(pid) with
 // stdout to /dev/null.
 func deliver(b *testing.B, n, threads int, tool func(pid int) *exec.Cmd) delivery {
-	src := kerneltest.Command("spin", strconv.Itoa(n/threads), strconv.Itoa(threads))
-	in, _ := src.StdinPipe()
-	out, _ := src.StdoutPipe()
-	if err := src.Start(); err != nil {
-		b.Fatal(err)
-	}
-	defer func() { src.Process.Kill(); src.Wait() }()
-	r := bufio.NewReader(out)
-	if l, _ := r.ReadString('\n'); strings.TrimSpace(l) != "ready" {
-		b.Fatalf("spin: %q", l)
-	}
-
-	cmd := tool(src.Process.Pid)
+	src := startSpin(b, n/threads, threads)
+	cmd := tool(src.PID)
 	null, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
 	if err != nil {
 		b.Fatal(err)
@@ -120,10 +114,8 @@ func deliver(b *testing.B, n, threads int, tool func(pid int) *exec.Cmd) deliver
 	time.Sleep(500 * time.Millisecond)
 
 	start := time.Now()
-	io.WriteString(in, "go\n")
-	if l, _ := r.ReadString('\n'); strings.TrimSpace(l) != "done" {
-		b.Fatalf("spin: %q", l)
-	}
+	src.Send("go")
+	src.Expect("done")
 	d := delivery{n: n}
 	select {
 	case <-exited:

@@ -118,14 +118,7 @@ func Run(ctx context.Context, env cli.Env, cfg Config) error {
 		p.cp = coll.Probes[i]
 	}
 	if cfg.Verbose {
-		for _, a := range obj.Attempts {
-			fmt.Fprintf(env.Stderr, "backend %s passed over: %v\n", a.Backend, a.Err)
-		}
-		events := "perf buffer"
-		if obj.RingBuf {
-			events = "ring buffer"
-		}
-		fmt.Fprintf(env.Stderr, "backend %s, events through the %s\n", obj.Backend, events)
+		cli.ReportBackend(env.Stderr, obj, true)
 	}
 	perfPages := cfg.BufferPages
 	if perfPages == 0 {

@@ -1,9 +1,7 @@
 package trace
 
 import (
-	"bufio"
 	"fmt"
-	"io"
 	"os"
 	"regexp"
 	"slices"
@@ -260,23 +258,11 @@ func TestLossAccounted(t *testing.T) {
 			if tt.name == "ring" {
 				kerneltest.Need(t, loader.RingBuf)
 			}
-			src := kerneltest.Command("spin", itoa(n), "1")
-			in, _ := src.StdinPipe()
-			out, _ := src.StdoutPipe()
-			if err := src.Start(); err != nil {
-				t.Fatal(err)
-			}
-			defer func() { src.Process.Kill(); src.Wait() }()
-			r := bufio.NewReader(out)
-			if l, _ := r.ReadString('\n'); strings.TrimSpace(l) != "ready" {
-				t.Fatalf("spin: %q", l)
-			}
-			tl := kerneltest.StartTool(t, "trace", append(tt.flags, "-p", itoa(src.Process.Pid), `t:syscalls:sys_enter_getppid "%d", args->__syscall_nr`)...)
+			src := startSpin(t, n, 1)
+			tl := kerneltest.StartTool(t, "trace", append(tt.flags, "-p", itoa(src.PID), `t:syscalls:sys_enter_getppid "%d", args->__syscall_nr`)...)
 			tl.WaitStdout("PID", 20*time.Second)
-			io.WriteString(in, "go\n")
-			if l, _ := r.ReadString('\n'); strings.TrimSpace(l) != "done" {
-				t.Fatalf("spin: %q", l)
-			}
+			src.Send("go")
+			src.Expect("done")
 			count := func() (printed, lost int) {
 				printed = strings.Count(tl.Stdout(), "\n") - 1
 				for _, m := range lostRE.FindAllStringSubmatch(tl.Stderr(), -1) {

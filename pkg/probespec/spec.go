@@ -30,13 +30,11 @@ func (s *Spec) ExprText(e Expr) string {
 // span is a byte range of the text.
 type span struct{ start, end int }
 
-// splitTop splits text[start:end] at sep where sep is outside quotes,
-// parentheses and brackets.
-func splitTop(text string, start, end int, sep byte) []span {
-	var parts []span
-	depth := 0
+// unquoted calls fn with the offset of each byte of text[start:end] that
+// is outside quotes (the quotes themselves are inside), until fn returns
+// false.
+func unquoted(text string, start, end int, fn func(i int) bool) {
 	var quote byte
-	from := start
 	for i := start; i < end; i++ {
 		c := text[i]
 		switch {
@@ -48,6 +46,22 @@ func splitTop(text string, start, end int, sep byte) []span {
 			}
 		case c == '"' || c == '\'':
 			quote = c
+		default:
+			if !fn(i) {
+				return
+			}
+		}
+	}
+}
+
+// splitTop splits text[start:end] at sep where sep is outside quotes,
+// parentheses and brackets.
+func splitTop(text string, start, end int, sep byte) []span {
+	var parts []span
+	depth := 0
+	from := start
+	unquoted(text, start, end, func(i int) bool {
+		switch c := text[i]; {
 		case c == '(' || c == '[':
 			depth++
 		case c == ')' || c == ']':
@@ -58,7 +72,8 @@ func splitTop(text string, start, end int, sep byte) []span {
 			parts = append(parts, span{from, i})
 			from = i + 1
 		}
-	}
+		return true
+	})
 	return append(parts, span{from, end})
 }
 

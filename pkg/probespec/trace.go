@@ -144,27 +144,21 @@ func skipBlank(t string, i int) int {
 // balanced returns the offset of the ')' closing the '(' at open, outside
 // quotes.
 func balanced(t string, open int, what string) (int, error) {
-	depth := 0
-	var quote byte
-	for i := open; i < len(t); i++ {
-		c := t[i]
-		switch {
-		case quote != 0:
-			if c == '\\' {
-				i++
-			} else if c == quote {
-				quote = 0
-			}
-		case c == '"' || c == '\'':
-			quote = c
-		case c == '(':
+	depth, close := 0, -1
+	unquoted(t, open, len(t), func(i int) bool {
+		switch t[i] {
+		case '(':
 			depth++
-		case c == ')':
-			depth--
-			if depth == 0 {
-				return i, nil
+		case ')':
+			if depth--; depth == 0 {
+				close = i
+				return false
 			}
 		}
+		return true
+	})
+	if close < 0 {
+		return 0, Errorf(t, open, "unmatched '(': expected ')' to end the %s", what)
 	}
-	return 0, Errorf(t, open, "unmatched '(': expected ')' to end the %s", what)
+	return close, nil
 }
