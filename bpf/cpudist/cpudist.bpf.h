@@ -59,8 +59,9 @@
  * gets a slot).
  *
  * Cost per context switch, system-wide on-CPU with tp_btf: a few loads
- * from the two task_structs, a log2 and a per-CPU array update (inlined by
- * the verifier); no helper call, no clock read. See docs/cpudist.md. */
+ * from the two task_structs, a branch-free log2 of the span divided down by
+ * a multiplication (bits.bpf.h) and a per-CPU array update (inlined by the
+ * verifier); no helper call, no clock read. See docs/cpudist.md. */
 #ifndef __CPUDIST_BPF_H
 #define __CPUDIST_BPF_H
 
@@ -240,7 +241,7 @@ static __always_inline void count_drop(void)
  * it. */
 static __always_inline struct hist *record_k(struct knobs k, __u32 tid, __u32 tgid, __u64 delta)
 {
-	__u64 v = k.ms ? delta / 1000000 : delta / 1000;
+	__u64 v = k.ms ? ns_to_ms(delta) : ns_to_us(delta);
 	__u64 slot = log2_slot(v);
 	struct hist *h;
 	__u32 id;

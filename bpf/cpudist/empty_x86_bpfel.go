@@ -16,6 +16,8 @@ import (
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
+	EmptyMapCounts            = "counts"
+	EmptyProgSchedSwitchCount = "sched_switch_count"
 	EmptyProgSchedSwitchEmpty = "sched_switch_empty"
 )
 
@@ -61,6 +63,7 @@ type EmptySpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type EmptyProgramSpecs struct {
+	SchedSwitchCount *ebpf.ProgramSpec `ebpf:"sched_switch_count"`
 	SchedSwitchEmpty *ebpf.ProgramSpec `ebpf:"sched_switch_empty"`
 }
 
@@ -68,6 +71,7 @@ type EmptyProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type EmptyMapSpecs struct {
+	Counts *ebpf.MapSpec `ebpf:"counts"`
 }
 
 // EmptyVariableSpecs contains global variables before they are loaded into the kernel.
@@ -96,10 +100,13 @@ func (o *EmptyObjects) Close() error {
 //
 // It can be passed to LoadEmptyObjects or ebpf.CollectionSpec.LoadAndAssign.
 type EmptyMaps struct {
+	Counts *ebpf.Map `ebpf:"counts"`
 }
 
 func (m *EmptyMaps) Close() error {
-	return _EmptyClose()
+	return _EmptyClose(
+		m.Counts,
+	)
 }
 
 // EmptyVariables contains all global variables after they have been loaded into the kernel.
@@ -112,11 +119,13 @@ type EmptyVariables struct {
 //
 // It can be passed to LoadEmptyObjects or ebpf.CollectionSpec.LoadAndAssign.
 type EmptyPrograms struct {
+	SchedSwitchCount *ebpf.Program `ebpf:"sched_switch_count"`
 	SchedSwitchEmpty *ebpf.Program `ebpf:"sched_switch_empty"`
 }
 
 func (p *EmptyPrograms) Close() error {
 	return _EmptyClose(
+		p.SchedSwitchCount,
 		p.SchedSwitchEmpty,
 	)
 }

@@ -1,6 +1,7 @@
 // Package cpudist holds the BPF programs of cpudist, one object per backend
-// (tp_btf, raw_tp, tracepoint, kprobe), compiled by bpf2go, and an empty
-// tp_btf program that benchmarks use as the cost of the hook alone.
+// (tp_btf, raw_tp, tracepoint, kprobe), compiled by bpf2go, and the
+// benchmarks' baselines on tp_btf: an empty program (the cost of the hook
+// alone) and one that only counts into a per-CPU histogram slot.
 package cpudist
 
 //go:generate go tool bpf2go -go-package cpudist -tags linux -target amd64 -type hist Tpbtf tpbtf.bpf.c -- -I../include -Wall -Werror

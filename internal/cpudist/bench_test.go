@@ -26,46 +26,68 @@ import (
 // switch-heavy workload: two processes pinned to one CPU pass a byte back
 // and forth through pipes, so that every hand-over is a switch. It compares,
 // in the same run, nothing attached to sched_switch, an empty tp_btf program
-// on it, and cpudist (tp_btf, on-CPU, system-wide, as loaded by the tool):
-// b.N round trips per setup, in switchTurns short chunks, the setups taking
-// turns (A B C, B C A, C A B, ...) with their programs loaded once and only
-// attached for their turn. The figure per chunk is the CPU time of both
-// processes over their context switches, so that other tasks on the CPU
-// count for little; what a program adds is the median over the turns of
-// its chunk's figure minus the bare chunk's of the same turn. It reports ns
-// per switch for each setup, what the programs add, the ratio of cpudist's
-// added cost to the empty program's (the target is at most 1.2) and a 95%
-// interval of that ratio (resampling the turns), which tells a steady run
-// from a noisy one. The load average is logged at both ends: measure on a
-// quiet machine.
+// on it, and cpudist (tp_btf, on-CPU, system-wide, as loaded by the tool).
+//
+// What a program adds per switch is a few percent of the switch, and three
+// things move the figure by more than that; the design takes each out:
+//   - Attaching or detaching patches the kernel's text (the tracepoint's
+//     static key) and leaves RCU callbacks behind: for a few milliseconds
+//     after, every switch costs up to 200 ns more, attached or not. Each
+//     chunk is measured after switchSettle round trips (4 ms here).
+//   - A setup measured right after a given other one inherits that one's
+//     aftermath: the setups run in a new random order every turn.
+//   - Each loaded program lands its JIT image and per-CPU data somewhere
+//     else, which moves its cost by up to 60 ns either way on the
+//     development machine, lastingly (two halves of a run agree): two
+//     loads of the empty program differed by 100 ns. Each program is loaded
+//     switchCopies times, interleaved, and its cost is the mean over its
+//     copies.
+//
+// The figure per chunk is the CPU time of both processes over their context
+// switches, so that other tasks on the CPU count for little; what a copy
+// adds is the median over the turns of its chunk's figure minus the bare
+// chunk's of the same turn. It reports ns per switch for each setup, what
+// the programs add, the ratio of cpudist's added cost to the empty
+// program's (the target is at most 1.2), a 95% interval of that ratio
+// (resampling the copies and the turns), and the spread of the copies. The
+// load average is logged at both ends: measure on a quiet machine. b.N is
+// the number of turns (each: every setup once, in a new random order): run
+// it with -benchtime 200x.
 func BenchmarkSwitchCost(b *testing.B) {
 	kerneltest.Need(b, loader.TPBTF)
 	pp := startPingPong(b, runtime.NumCPU()-1)
-	empty := loadProgram(b, bpf.LoadEmpty, nil, "sched_switch_empty")
-	cpudist := loadCpudist(b)
-	progs := []*ebpf.Program{nil, empty, cpudist}
+	// Setup 0 is the bare hook; copies of the two programs alternate in
+	// load order.
+	setups := []*ebpf.Program{nil}
+	for range switchCopies {
+		setups = append(setups, loadProgram(b, bpf.LoadEmpty, nil, bpf.EmptyProgSchedSwitchEmpty), loadCpudist(b))
+	}
+	b.Logf("cpudist program: %v", setups[2])
+	copiesOf := func(prog int) []int { // prog 0: empty, 1: cpudist
+		var idx []int
+		for i := 1 + prog; i < len(setups); i += 2 {
+			idx = append(idx, i)
+		}
+		return idx
+	}
 
 	logLoad(b, "before")
-	chunk := max(b.N/switchTurns, 100)
-	perSwitch := make([][]float64, len(progs))
+	perSwitch := make([][]float64, len(setups)) // [setup][turn]
+	rng := rand.New(rand.NewPCG(7, 8))
 	b.ResetTimer()
-	for turn := range switchTurns {
-		for k := range progs {
-			i := (turn + k) % len(progs)
+	for range b.N {
+		for _, i := range rng.Perm(len(setups)) {
 			var l link.Link
-			if progs[i] != nil {
+			if setups[i] != nil {
 				b.StopTimer()
 				var err error
-				if l, err = link.AttachTracing(link.TracingOptions{Program: progs[i]}); err != nil {
+				if l, err = link.AttachTracing(link.TracingOptions{Program: setups[i]}); err != nil {
 					b.Fatal(err)
 				}
 				b.StartTimer()
 			}
-			// Attaching and detaching patch the kernel's text (the
-			// tracepoint's static key): the switches right after pay
-			// for it. Let them pass.
-			pp.perSwitch(b, switchWarmUp)
-			perSwitch[i] = append(perSwitch[i], pp.perSwitch(b, chunk))
+			pp.perSwitch(b, switchSettle)
+			perSwitch[i] = append(perSwitch[i], pp.perSwitch(b, switchChunk))
 			if l != nil {
 				l.Close()
 			}
@@ -73,51 +95,100 @@ func BenchmarkSwitchCost(b *testing.B) {
 	}
 	b.StopTimer()
 	logLoad(b, "after")
-	added := make([][]float64, len(progs))
-	for i := range progs {
-		added[i] = make([]float64, switchTurns)
+
+	added := make([][]float64, len(setups)) // [setup][turn], less the bare hook
+	for i := range setups {
+		added[i] = make([]float64, b.N)
 		for t := range added[i] {
 			added[i][t] = perSwitch[i][t] - perSwitch[0][t]
 		}
 	}
-	addedEmpty, addedCpudist := median(added[1]), median(added[2])
+	turns := make([]int, b.N)
+	for t := range turns {
+		turns[t] = t
+	}
+	empty, cpudist := copiesOf(0), copiesOf(1)
+	addedEmpty := meanOfMedians(added, empty, turns)
+	addedCpudist := meanOfMedians(added, cpudist, turns)
+	medianOf := func(idx []int) float64 {
+		var v []float64
+		for _, i := range idx {
+			v = append(v, median(perSwitch[i]))
+		}
+		return mean(v)
+	}
 	b.ReportMetric(median(perSwitch[0]), "ns/switch-none")
-	b.ReportMetric(median(perSwitch[1]), "ns/switch-empty")
-	b.ReportMetric(median(perSwitch[2]), "ns/switch-cpudist")
+	b.ReportMetric(medianOf(empty), "ns/switch-empty")
+	b.ReportMetric(medianOf(cpudist), "ns/switch-cpudist")
 	b.ReportMetric(addedEmpty, "ns/switch-added-empty")
 	b.ReportMetric(addedCpudist, "ns/switch-added-cpudist")
+	b.ReportMetric(addedCpudist-addedEmpty, "ns/switch-cpudist-over-empty")
 	if addedEmpty > 0 {
 		b.ReportMetric(addedCpudist/addedEmpty, "added-ratio")
-		lo, hi := ratioInterval(added[2], added[1])
+		lo, hi := ratioInterval(added, cpudist, empty, rng)
 		b.ReportMetric(lo, "added-ratio-lo")
 		b.ReportMetric(hi, "added-ratio-hi")
 	}
+	for _, c := range []struct {
+		name string
+		idx  []int
+	}{{"empty", empty}, {"cpudist", cpudist}} {
+		var v []string
+		for _, i := range c.idx {
+			v = append(v, fmt.Sprintf("%.0f", median(added[i])))
+		}
+		b.Logf("ns added per switch by each copy of %s: %s", c.name, strings.Join(v, " "))
+	}
 }
 
-// switchTurns is how many turns BenchmarkSwitchCost takes: many short ones,
-// so that most chunks see no other task on the CPU and the medians leave
-// out those that do. switchWarmUp is how many round trips, not measured,
-// come before each chunk.
+// switchChunk is the round trips measured per setup and turn: short chunks,
+// so that most see no other task on the CPU and the medians leave out those
+// that do. switchSettle is how many round trips, not measured, come before
+// each chunk (4 ms here, where a round trip takes 2.6 us; the aftermath of
+// an attach or detach lasts 2-5 ms). switchCopies is how many times each
+// program is loaded.
 const (
-	switchTurns  = 600
-	switchWarmUp = 200
+	switchChunk  = 1000
+	switchSettle = 1500
+	switchCopies = 16
 )
 
-// ratioInterval returns a 95% interval of median(num)/median(den), num and
-// den paired by turn, from 2000 resamplings of the turns (a fixed seed: the
-// same data gives the same interval).
-func ratioInterval(num, den []float64) (lo, hi float64) {
-	rng := rand.New(rand.NewPCG(1, 2))
-	n := len(num)
-	a, d := make([]float64, n), make([]float64, n)
-	ratios := make([]float64, 0, 2000)
-	for range 2000 {
-		for k := range n {
-			t := rng.IntN(n)
-			a[k], d[k] = num[t], den[t]
+// meanOfMedians returns the mean over the setups idx of the median of
+// added[setup] over the turns.
+func meanOfMedians(added [][]float64, idx, turns []int) float64 {
+	v := make([]float64, 0, len(idx))
+	for _, i := range idx {
+		s := make([]float64, len(turns))
+		for k, t := range turns {
+			s[k] = added[i][t]
 		}
-		if md := median(d); md > 0 {
-			ratios = append(ratios, median(a)/md)
+		v = append(v, median(s))
+	}
+	return mean(v)
+}
+
+// ratioInterval returns a 95% interval of the ratio of num's added cost to
+// den's (each the mean over its copies of their medians over the turns),
+// from 1000 resamplings of the copies of each and of the turns, which all
+// copies share: the interval covers both the noise of the turns and the
+// spread of where the copies landed.
+func ratioInterval(added [][]float64, num, den []int, rng *rand.Rand) (lo, hi float64) {
+	n := len(added[0])
+	turns := make([]int, n)
+	pick := func(idx []int) []int {
+		out := make([]int, len(idx))
+		for k := range out {
+			out[k] = idx[rng.IntN(len(idx))]
+		}
+		return out
+	}
+	ratios := make([]float64, 0, 1000)
+	for range 1000 {
+		for k := range turns {
+			turns[k] = rng.IntN(n)
+		}
+		if d := meanOfMedians(added, pick(den), turns); d > 0 {
+			ratios = append(ratios, meanOfMedians(added, pick(num), turns)/d)
 		}
 	}
 	if len(ratios) == 0 {
@@ -125,6 +196,14 @@ func ratioInterval(num, den []float64) (lo, hi float64) {
 	}
 	slices.Sort(ratios)
 	return ratios[len(ratios)*25/1000], ratios[len(ratios)*975/1000]
+}
+
+func mean(v []float64) float64 {
+	s := 0.0
+	for _, x := range v {
+		s += x
+	}
+	return s / float64(len(v))
 }
 
 // logLoad logs the load average, for the reader to tell a quiet run.
@@ -155,7 +234,6 @@ func loadCpudist(b *testing.B) *ebpf.Program {
 	var name string
 	for name = range probe.Programs {
 	}
-	b.Logf("cpudist program: %s", name)
 	return loadProgram(b, spec, func(spec *ebpf.CollectionSpec) error {
 		for name, v := range consts {
 			if err := spec.Variables[name].Set(v); err != nil {
@@ -169,17 +247,20 @@ func loadCpudist(b *testing.B) *ebpf.Program {
 	}, name)
 }
 
-// BenchmarkProgramRuntime measures the run time of cpudist's program and
-// of the empty one on the same switch-heavy workload with the kernel's BPF
-// statistics (BPF_ENABLE_STATS, on only while it runs): ns per run as the
-// kernel times it around the program, so the hook's own cost (what
-// BenchmarkSwitchCost's empty program adds) is left out and what remains is
-// cpudist's work per switch, robust to other load. The statistics add the
-// same fixed cost to both figures.
+// BenchmarkProgramRuntime measures the run time of cpudist's program, of
+// the empty one and of one that only adds 1 to a per-CPU histogram slot
+// (the least a histogram tool does per event), on the same switch-heavy
+// workload, with the kernel's BPF statistics (BPF_ENABLE_STATS, on only
+// while it runs): ns per run as the kernel times it around the program, so
+// the hook's own cost (what BenchmarkSwitchCost's empty program adds) is
+// left out and what remains is each program's work per switch, robust to
+// other load. The statistics add the same fixed cost to every figure.
+// b.N is the round trips per program.
 func BenchmarkProgramRuntime(b *testing.B) {
 	kerneltest.Need(b, loader.TPBTF)
 	pp := startPingPong(b, runtime.NumCPU()-1)
-	empty := loadProgram(b, bpf.LoadEmpty, nil, "sched_switch_empty")
+	empty := loadProgram(b, bpf.LoadEmpty, nil, bpf.EmptyProgSchedSwitchEmpty)
+	count := loadProgram(b, bpf.LoadEmpty, nil, bpf.EmptyProgSchedSwitchCount)
 	cpudist := loadCpudist(b)
 	stats, err := ebpf.EnableStats(uint32(unix.BPF_STATS_RUN_TIME))
 	if err != nil {
@@ -189,7 +270,7 @@ func BenchmarkProgramRuntime(b *testing.B) {
 
 	const turns = 20
 	chunk := max(b.N/turns, 100)
-	progs := []*ebpf.Program{empty, cpudist}
+	progs := []*ebpf.Program{empty, count, cpudist}
 	b.ResetTimer()
 	for turn := range turns {
 		for k := range progs {
@@ -213,9 +294,11 @@ func BenchmarkProgramRuntime(b *testing.B) {
 		}
 		return float64(st.Runtime.Nanoseconds()) / float64(st.RunCount)
 	}
-	e, c := perRun(empty), perRun(cpudist)
+	e, n, c := perRun(empty), perRun(count), perRun(cpudist)
 	b.ReportMetric(e, "ns/run-empty")
+	b.ReportMetric(n, "ns/run-count")
 	b.ReportMetric(c, "ns/run-cpudist")
+	b.ReportMetric(n-e, "ns/run-count-work")
 	b.ReportMetric(c-e, "ns/run-cpudist-work")
 }
 
@@ -228,13 +311,19 @@ func median(v []float64) float64 {
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
-// loadProgram loads the object spec returns, edited by edit, and returns its
-// program name, unattached; it is closed at the end of the benchmark.
+// loadProgram loads program name of the object spec returns, edited by
+// edit, and returns it unattached; it is closed at the end of the
+// benchmark.
 func loadProgram(b *testing.B, spec func() (*ebpf.CollectionSpec, error), edit func(*ebpf.CollectionSpec) error, name string) *ebpf.Program {
 	b.Helper()
 	s, err := spec()
 	if err != nil {
 		b.Fatal(err)
+	}
+	for p := range s.Programs {
+		if p != name {
+			delete(s.Programs, p)
+		}
 	}
 	if edit != nil {
 		if err := edit(s); err != nil {
