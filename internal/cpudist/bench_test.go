@@ -39,7 +39,7 @@ import (
 //   - Each loaded program lands its JIT image and per-CPU data somewhere
 //     else, which moves its cost by up to 60 ns either way on the
 //     development machine, lastingly (two halves of a run agree): two
-//     loads of the empty program differed by 100 ns. Each program is loaded
+//     loads of the empty program differed by 120 ns. Each program is loaded
 //     switchCopies times, interleaved, and its cost is the mean over its
 //     copies.
 //
