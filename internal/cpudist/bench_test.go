@@ -110,7 +110,7 @@ func BenchmarkSwitchCost(b *testing.B) {
 	empty, cpudist := copiesOf(0), copiesOf(1)
 	addedEmpty := meanOfMedians(added, empty, turns)
 	addedCpudist := meanOfMedians(added, cpudist, turns)
-	medianOf := func(idx []int) float64 {
+	perSwitchOf := func(idx []int) float64 { // mean over the copies of their median
 		var v []float64
 		for _, i := range idx {
 			v = append(v, median(perSwitch[i]))
@@ -118,8 +118,8 @@ func BenchmarkSwitchCost(b *testing.B) {
 		return mean(v)
 	}
 	b.ReportMetric(median(perSwitch[0]), "ns/switch-none")
-	b.ReportMetric(medianOf(empty), "ns/switch-empty")
-	b.ReportMetric(medianOf(cpudist), "ns/switch-cpudist")
+	b.ReportMetric(perSwitchOf(empty), "ns/switch-empty")
+	b.ReportMetric(perSwitchOf(cpudist), "ns/switch-cpudist")
 	b.ReportMetric(addedEmpty, "ns/switch-added-empty")
 	b.ReportMetric(addedCpudist, "ns/switch-added-cpudist")
 	b.ReportMetric(addedCpudist-addedEmpty, "ns/switch-cpudist-over-empty")
