@@ -10,11 +10,14 @@
 #ifndef __BPFSCOPE_BITS_BPF_H
 #define __BPFSCOPE_BITS_BPF_H
 
-/* above returns 1 if v > mask, else 0, for v < 2^32 and mask < 2^32: the
+/* bits_above returns 1 if v > mask, else 0, for v and mask below 2^32: the
  * sign bit of mask - v, which wraps when v is above. BPF has no setcc;
  * clang turns a comparison into a branch, mispredicted whenever the
  * values vary. */
-#define __BITS_ABOVE(v, mask) (((__u64)(mask) - (v)) >> 63)
+static __always_inline __u64 bits_above(__u64 v, __u64 mask)
+{
+	return (mask - v) >> 63;
+}
 
 /* log2_u64 returns floor(log2(v)) for v > 0 and 0 for v == 0, without
  * branches: a binary search whose steps shift by 32, 16, 8, 4, 2 and 1. */
@@ -26,16 +29,16 @@ static __always_inline __u64 log2_u64(__u64 v)
 	 * into bit 32 then. */
 	r = (((v >> 32) + 0xFFFFFFFFULL) >> 32) << 5;
 	v >>= r;
-	s = __BITS_ABOVE(v, 0xFFFF) << 4;
+	s = bits_above(v, 0xFFFF) << 4;
 	v >>= s;
 	r |= s;
-	s = __BITS_ABOVE(v, 0xFF) << 3;
+	s = bits_above(v, 0xFF) << 3;
 	v >>= s;
 	r |= s;
-	s = __BITS_ABOVE(v, 0xF) << 2;
+	s = bits_above(v, 0xF) << 2;
 	v >>= s;
 	r |= s;
-	s = __BITS_ABOVE(v, 0x3) << 1;
+	s = bits_above(v, 0x3) << 1;
 	v >>= s;
 	r |= s;
 	return r | (v >> 1);
